@@ -1,0 +1,26 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-movescu",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "movescu", targets: ["movescu"]),
+        .library(name: "DICOM", targets: ["DICOM"]),
+    ],
+    targets: [
+        // zlib, for the deflated explicit VR little endian transfer syntax.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // The DICOM core: tags, VRs, the data dictionary, data sets, codecs, Part 10 files,
+        // query files, dump text and -k keys.
+        .target(name: "DICOM", dependencies: ["CZlib"]),
+        .executableTarget(name: "movescu", dependencies: ["DICOM"]),
+        // Fuzz entry point for the data set reader (built only by Scripts/fuzz.sh).
+        .executableTarget(name: "FuzzDataSetReader", dependencies: ["DICOM"], path: "Fuzz/DataSetReader"),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM"], resources: [.copy("Fixtures")]),
+    ]
+)

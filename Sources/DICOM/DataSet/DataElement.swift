@@ -1,0 +1,64 @@
+/// A data element: tag, VR and value (PS3.5 section 7.1).
+///
+/// Byte values are kept in little endian order whatever the transfer syntax they came in;
+/// the writer swaps them for big endian output.
+public struct DataElement: Sendable, Equatable {
+    public enum Value: Sendable, Equatable {
+        /// The value bytes, little endian for binary VRs, without any added padding.
+        case bytes([UInt8])
+        /// The items of a sequence (VR SQ, or UN of undefined length read as a sequence).
+        case sequence([DataSet])
+        /// Encapsulated pixel data: the basic offset table first, then the fragments, as received.
+        case fragments([[UInt8]])
+    }
+
+    public var tag: Tag
+    public var vr: VR
+    public var value: Value
+
+    public init(tag: Tag, vr: VR, value: Value) {
+        self.tag = tag
+        self.vr = vr
+        self.value = value
+    }
+
+    public init(tag: Tag, vr: VR, bytes: [UInt8]) {
+        self.init(tag: tag, vr: vr, value: .bytes(bytes))
+    }
+
+    public var bytes: [UInt8]? {
+        if case .bytes(let b) = value { return b }
+        return nil
+    }
+
+    public var items: [DataSet]? {
+        if case .sequence(let items) = value { return items }
+        return nil
+    }
+
+    public var fragments: [[UInt8]]? {
+        if case .fragments(let f) = value { return f }
+        return nil
+    }
+
+    /// Number of values (VM) as dcmdump counts it.
+    public var valueMultiplicity: Int {
+        switch value {
+        case .sequence(let items): return items.count
+        case .fragments(let fragments): return fragments.count
+        case .bytes(let b):
+            if b.isEmpty { return 0 }
+            if vr.isString {
+                if vr.isSingleValuedText { return 1 }
+                return b.reduce(1) { $0 + ($1 == UInt8(ascii: "\\") ? 1 : 0) }
+            }
+            switch vr {
+            case .AT: return b.count / 4
+            case .FD, .SV, .UV: return b.count / 8
+            case .FL, .SL, .UL: return b.count / 4
+            case .SS, .US: return b.count / 2
+            default: return 1
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+
+/// Who we are in file meta information and association negotiation.
+public enum Implementation {
+    /// A UUID-derived UID (PS3.5 B.2): this implementation has no registered root.
+    public static let classUID = "2.25.130020151924074013573615803443644076612"
+    public static let versionName = "SWIFT_MOVESCU_01"
+}
+
+/// A DICOM file (PS3.10 section 7): optional 128-byte preamble and "DICM", file meta
+/// information (group 0002, explicit VR little endian), then the data set.
+public struct DICOMFile: Sendable, Equatable {
+    /// Group 0002; empty when the file had no meta information.
+    public var meta: DataSet
+    public var dataSet: DataSet
+    /// The syntax the data set was (or will be) encoded in.
+    public var transferSyntax: TransferSyntax
+
+    public init(meta: DataSet = DataSet(), dataSet: DataSet, transferSyntax: TransferSyntax) {
+        self.meta = meta
+        self.dataSet = dataSet
+        self.transferSyntax = transferSyntax
+    }
+
+    // MARK: Reading
+
+    public static func read(path: String, options: DataSetParser.Options = .init()) throws -> DICOMFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                throw DICOMError.io(path: path, reason: isDirectory.boolValue ? "is a directory" : "cannot be read")
+            }
+            throw DICOMError.io(path: path, reason: "no such file")
+        }
+        do {
+            return try read(bytes: [UInt8](data), options: options)
+        } catch let error as DICOMError {
+            throw DICOMError.io(path: path, reason: error.description)
+        }
+    }
+
+    /// Reads a file with or without preamble and meta information. Without meta
+    /// information the transfer syntax is recognised from the first element.
+    public static func read(bytes: [UInt8], options: DataSetParser.Options = .init()) throws -> DICOMFile {
+        var position = 0
+        var meta = DataSet()
+        if bytes.count >= 132 && bytes[128] == 0x44 && bytes[129] == 0x49 && bytes[130] == 0x43 && bytes[131] == 0x4D {
+            position = 132
+            (meta, position) = try readMeta(bytes, from: position)
+        } else if bytes.count >= 4 && bytes[0] == 0x02 && bytes[1] == 0x00 && isPlausibleMetaStart(bytes) {
+            (meta, position) = try readMeta(bytes, from: 0)
+        } else if bytes.count < 8 {
+            throw DICOMError.truncated(offset: 0, reason: "\(bytes.count) byte(s) are too few for a DICOM file or data set")
+        }
+
+        let syntax: TransferSyntax
+        if let uid = meta.string(.transferSyntaxUID), !uid.isEmpty {
+            guard let ts = TransferSyntax(uid: uid) else {
+                throw DICOMError.malformed(offset: 0, reason: "Transfer Syntax UID (0002,0010) '\(uid)' is not a UID")
+            }
+            syntax = ts
+        } else {
+            syntax = try detectSyntax(bytes, at: position)
+        }
+        let dataSet = try DataSetReader.read(bytes[position...], transferSyntax: syntax, options: options, baseOffset: position)
+        return DICOMFile(meta: meta, dataSet: dataSet, transferSyntax: syntax)
+    }
+
+    private static func isPlausibleMetaStart(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 8 && VR(bytes: bytes[4], bytes[5]) != nil
+    }
+
+    /// Group 0002 in explicit VR little endian, up to the first element of another group.
+    private static func readMeta(_ bytes: [UInt8], from start: Int) throws -> (DataSet, Int) {
+        var meta = DataSet()
+        var position = start
+        func u16(_ i: Int) -> UInt16 { UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8 }
+        func u32(_ i: Int) -> UInt32 { UInt32(u16(i)) | UInt32(u16(i + 2)) << 16 }
+        while position + 8 <= bytes.count, u16(position) == 0x0002 {
+            let tag = Tag(0x0002, u16(position + 2))
+            var length: Int
+            var header: Int
+            let vr: VR
+            if let explicit = VR(bytes: bytes[position + 4], bytes[position + 5]) {
+                vr = explicit
+                if vr.hasLongExplicitLength {
+                    guard position + 12 <= bytes.count else {
+                        throw DICOMError.truncated(offset: position, reason: "file meta information ends inside the header of \(tag)")
+                    }
+                    length = Int(u32(position + 8))
+                    header = 12
+                } else {
+                    length = Int(u16(position + 6))
+                    header = 8
+                }
+            } else {
+                // Some writers put the meta information in implicit VR.
+                vr = DataDictionary.active.implicitVR(for: tag)
+                length = Int(u32(position + 4))
+                header = 8
+            }
+            guard length != 0xFFFF_FFFF, position + header + length <= bytes.count else {
+                throw DICOMError.truncated(offset: position, reason: "file meta information element \(tag) has length \(length), past the end of the file")
+            }
+            meta.set(DataElement(tag: tag, vr: vr, bytes: Array(bytes[(position + header)..<(position + header + length)])))
+            position += header + length
+        }
+        return (meta, position)
+    }
+
+    /// Recognises the encoding of a data set without meta information from its first
+    /// element, as DCMTK does: explicit when bytes 4-5 name a VR, big endian when the group
+    /// reads smaller that way.
+    public static func detectSyntax(_ bytes: [UInt8], at position: Int) throws -> TransferSyntax {
+        guard bytes.count >= position + 8 else {
+            throw DICOMError.truncated(offset: position, reason: "too few bytes to recognise the transfer syntax")
+        }
+        let little = UInt16(bytes[position]) | UInt16(bytes[position + 1]) << 8
+        let big = UInt16(bytes[position]) << 8 | UInt16(bytes[position + 1])
+        let explicit = VR(bytes: bytes[position + 4], bytes[position + 5]) != nil
+        if big < little && big != 0 {
+            return explicit ? .explicitVRBigEndian : .implicitVRLittleEndian
+        }
+        return explicit ? .explicitVRLittleEndian : .implicitVRLittleEndian
+    }
+
+    // MARK: Writing
+
+    public struct WriteOptions: Sendable, Equatable {
+        /// `+F` (default): preamble and meta information; `-F`: the data set alone.
+        public var fileFormat = true
+        /// nil (`+t=`): the syntax the data set came in.
+        public var transferSyntax: TransferSyntax? = nil
+        public var encoding = EncodingOptions()
+        /// (0002,0016) in new meta information.
+        public var sourceApplicationEntityTitle: String? = nil
+        public init() {}
+    }
+
+    /// New file meta information for a data set (PS3.10 section 7.1).
+    public static func makeMeta(sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
+                                sourceApplicationEntityTitle: String? = nil) -> DataSet {
+        var meta = DataSet()
+        meta.set(DataElement(tag: .fileMetaInformationVersion, vr: .OB, bytes: [0x00, 0x01]))
+        meta.setString(sopClassUID, for: .mediaStorageSOPClassUID, vr: .UI)
+        meta.setString(sopInstanceUID, for: .mediaStorageSOPInstanceUID, vr: .UI)
+        meta.setString(transferSyntax.uid, for: .transferSyntaxUID, vr: .UI)
+        meta.setString(Implementation.classUID, for: .implementationClassUID, vr: .UI)
+        meta.setString(Implementation.versionName, for: .implementationVersionName, vr: .SH)
+        if let ae = sourceApplicationEntityTitle, !ae.isEmpty {
+            meta.setString(ae, for: .sourceApplicationEntityTitle, vr: .AE)
+        }
+        return meta
+    }
+
+    /// Encodes the meta group in explicit VR little endian with its group length.
+    public static func encodeMeta(_ meta: DataSet) throws -> [UInt8] {
+        var group = meta
+        group.removeAll { $0.tag.group != 0x0002 }
+        group.set(DataElement(tag: .fileMetaInformationGroupLength, vr: .UL, bytes: [0, 0, 0, 0]))
+        var options = EncodingOptions()
+        options.groupLength = .recalculate
+        return try DataSetWriter(transferSyntax: .explicitVRLittleEndian, options: options).encode(group)
+    }
+
+    /// The bytes of the file (or bare data set with `-F`).
+    public func encoded(_ options: WriteOptions = WriteOptions()) throws -> [UInt8] {
+        let syntax = options.transferSyntax ?? transferSyntax
+        if syntax.isEncapsulated && syntax != transferSyntax {
+            throw DICOMError.encoding("writing \(syntax.name) would need compressing the pixel data, which this tool does not do")
+        }
+        if syntax != transferSyntax && transferSyntax.isEncapsulated {
+            throw DICOMError.encoding("the data set has compressed pixel data (\(transferSyntax.name)); it can only be written in that syntax")
+        }
+        var dataSet = self.dataSet
+        dataSet.removeAll { $0.tag.group == 0x0002 }
+        if !options.fileFormat {
+            var encoding = options.encoding
+            encoding.padding = nil
+            return try DataSetWriter(transferSyntax: syntax, options: encoding).encode(dataSet)
+        }
+        let sopClass = dataSet.string(.sopClassUID) ?? meta.string(.mediaStorageSOPClassUID) ?? ""
+        let sopInstance = dataSet.string(.sopInstanceUID) ?? meta.string(.mediaStorageSOPInstanceUID) ?? ""
+        let sourceAE = options.sourceApplicationEntityTitle ?? meta.string(.sourceApplicationEntityTitle)
+        let newMeta = DICOMFile.makeMeta(sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: syntax,
+                                         sourceApplicationEntityTitle: sourceAE)
+        var out = [UInt8](repeating: 0, count: 128)
+        out.append(contentsOf: Array("DICM".utf8))
+        out.append(contentsOf: try DICOMFile.encodeMeta(newMeta))
+        out.append(contentsOf: try DataSetWriter(transferSyntax: syntax, options: options.encoding)
+            .encode(dataSet, precedingBytes: out.count))
+        return out
+    }
+
+    /// Writes the file: to a temporary name in the same folder first, then renamed, so that
+    /// the final name only ever holds a complete file.
+    public func write(to path: String, options: WriteOptions = WriteOptions()) throws {
+        let bytes = try encoded(options)
+        try AtomicFile.write(bytes, to: path)
+    }
+}
+
+/// Writes files so that their final name appears only when they are complete.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let temporary = directory + "/.\(url.lastPathComponent).\(getpid()).part"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+            throw DICOMError.io(path: path, reason: "cannot write (\(String(cString: strerror(errno))))")
+        }
+        if rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw DICOMError.io(path: path, reason: "cannot rename into place (\(reason))")
+        }
+    }
+}
