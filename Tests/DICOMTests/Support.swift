@@ -6,17 +6,14 @@ import Testing
 /// A missing program fails the test: .ci/run installs them.
 @discardableResult
 func run(_ program: String, _ arguments: [String], allowFailure: Bool = false) throws -> (status: Int32, stdout: String, stderr: String) {
-    let candidates = ["/usr/bin/\(program)", "/usr/local/bin/\(program)"]
-    var url: URL? = candidates.map(URL.init(fileURLWithPath:)).first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    if url == nil, program == "python3" {
-        url = URL(fileURLWithPath: "/usr/bin/env")
-    }
-    guard let executable = url else {
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+    guard let executable = path.map({ URL(fileURLWithPath: "\($0)/\(program)") })
+        .first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
         throw PeerMissing(program: program)
     }
     let process = Process()
     process.executableURL = executable
-    process.arguments = executable.path == "/usr/bin/env" ? [program] + arguments : arguments
+    process.arguments = arguments
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

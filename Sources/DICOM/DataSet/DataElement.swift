@@ -47,8 +47,10 @@ public struct DataElement: Sendable, Equatable {
         case .sequence(let items): return items.count
         case .fragments(let fragments): return fragments.count
         case .bytes(let b):
+            if vr.isOtherBinary { return 1 }
             if b.isEmpty { return 0 }
             if vr.isString {
+                if b.allSatisfy({ $0 == 0x20 || $0 == 0x00 }) { return 0 }
                 if vr.isSingleValuedText { return 1 }
                 return b.reduce(1) { $0 + ($1 == UInt8(ascii: "\\") ? 1 : 0) }
             }

@@ -9,9 +9,9 @@ public enum ValueCoding {
         return bytes
     }
 
-    /// Encodes text as the VR requires: strings as they are (padded), numbers parsed from
-    /// backslash-separated decimal text, AT from `(gggg,eeee)` or `ggggeeee`, OB/OW/UN... from
-    /// backslash-separated hex as dcmdump prints them.
+    /// Encodes text as the VR requires, in the forms dcmdump prints: strings as they are
+    /// (padded), numbers (also OF, OD, OL, OV) as backslash-separated decimal text, AT as
+    /// `(gggg,eeee)` or `ggggeeee`, OB, OW and UN as backslash-separated hex.
     public static func encode(text: String, vr: VR) throws -> [UInt8] {
         if vr.isString { return encodeString(text, vr: vr) }
         if text.isEmpty { return [] }
@@ -28,22 +28,22 @@ public enum ValueCoding {
             case .SS:
                 guard let v = Int16(part) else { throw bad(part, "a signed 16-bit number") }
                 appendLE(&out, UInt64(UInt16(bitPattern: v)), 2)
-            case .UL:
+            case .UL, .OL:
                 guard let v = UInt32(part) else { throw bad(part, "an unsigned 32-bit number") }
                 appendLE(&out, UInt64(v), 4)
             case .SL:
                 guard let v = Int32(part) else { throw bad(part, "a signed 32-bit number") }
                 appendLE(&out, UInt64(UInt32(bitPattern: v)), 4)
-            case .UV:
+            case .UV, .OV:
                 guard let v = UInt64(part) else { throw bad(part, "an unsigned 64-bit number") }
                 appendLE(&out, v, 8)
             case .SV:
                 guard let v = Int64(part) else { throw bad(part, "a signed 64-bit number") }
                 appendLE(&out, UInt64(bitPattern: v), 8)
-            case .FL:
+            case .FL, .OF:
                 guard let v = Float(part) else { throw bad(part, "a number") }
                 appendLE(&out, UInt64(v.bitPattern), 4)
-            case .FD:
+            case .FD, .OD:
                 guard let v = Double(part) else { throw bad(part, "a number") }
                 appendLE(&out, v.bitPattern, 8)
             case .AT:
@@ -53,14 +53,8 @@ public enum ValueCoding {
                 guard digits.count == 8, let v = UInt32(digits, radix: 16) else { throw bad(part, "a tag (gggg,eeee)") }
                 appendLE(&out, UInt64(v >> 16), 2)
                 appendLE(&out, UInt64(v & 0xFFFF), 2)
-            case .OW, .OF, .OD, .OL, .OV, .OB, .UN:
-                let width: Int
-                switch vr {
-                case .OW: width = 2
-                case .OF, .OL: width = 4
-                case .OD, .OV: width = 8
-                default: width = 1
-                }
+            case .OW, .OB, .UN:
+                let width = vr == .OW ? 2 : 1
                 guard !part.isEmpty, part.count <= width * 2, let v = UInt64(part, radix: 16) else {
                     throw bad(part, "a hex value of \(width) byte(s)")
                 }

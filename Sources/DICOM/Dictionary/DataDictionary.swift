@@ -43,6 +43,9 @@ public struct DataDictionary: Sendable {
     /// The entry for a tag. Private data elements need the creator of their block.
     public func entry(for tag: Tag, privateCreator: String? = nil) -> DictionaryEntry? {
         if let entry = exact[tag.value] { return entry }
+        if tag.isGroupLength && tag.group != 0x0000 && tag.group != 0x0002 {
+            return DataDictionary.genericGroupLength
+        }
         if tag.isPrivate {
             if tag.isPrivateCreator {
                 return DataDictionary.privateCreatorEntry
@@ -54,9 +57,6 @@ public struct DataDictionary: Sendable {
                 // for the group the vendor uses; DCMTK looks them up the same way.
             }
             return nil
-        }
-        if tag.isGroupLength && tag.group != 0x0000 && tag.group != 0x0002 {
-            return DataDictionary.genericGroupLength
         }
         for entry in patterns where entry.matches(tag) { return entry }
         return nil

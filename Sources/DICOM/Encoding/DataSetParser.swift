@@ -277,6 +277,8 @@ public struct DataSetParser: Sendable {
             readIndex += headerLength + valueLength
             if encoding.bigEndian && vr.byteSwapUnit > 1 { ValueCoding.swapBytes(&value, unit: vr.byteSwapUnit) }
             if tag.isPrivateCreator { recordCreator(tag, value) }
+            // An odd-length OB or UN gets the pad byte it lacks, as DCMTK does on reading.
+            if valueLength % 2 == 1 && (vr == .OB || vr == .UN) { value.append(0) }
             return .element(tag: tag, vr: vr, value: value)
         }
         readIndex += headerLength
@@ -309,7 +311,8 @@ public struct DataSetParser: Sendable {
         case .OB, .OW:
             guard stack.count < options.maximumDepth * 2 else { throw tooDeep() }
             stack.append(.fragments(end: nil))
-            return .fragmentsStart(tag: tag, vr: vr)
+            // Encapsulated pixel data is OB whatever the stream says (PS3.5 A.4).
+            return .fragmentsStart(tag: tag, vr: .OB)
         default:
             throw DICOMError.malformed(offset: elementOffset, reason: "element \(tag) \(vr.rawValue) has undefined length, which only SQ, UN and encapsulated OB/OW may have")
         }

@@ -106,6 +106,31 @@ public enum DataSetReader {
         while let event = try parser.next() {
             builder.consume(event)
         }
-        return builder.dataSet
+        var dataSet = builder.dataSet
+        if !transferSyntax.isExplicitVR {
+            dataSet.resolveAmbiguousVRs(dictionary: options.dictionary ?? .active)
+        }
+        return dataSet
+    }
+}
+
+extension DataSet {
+    /// Implicit VR streams do not say whether a "US or SS" element is signed: where the same
+    /// data set has Pixel Representation (0028,0103) 1 it is SS, as DCMTK decides.
+    mutating func resolveAmbiguousVRs(dictionary: DataDictionary) {
+        let signed = integers(Tag(0x0028, 0x0103))?.first == 1
+        for i in elements_.indices {
+            switch elements_[i].value {
+            case .sequence(var items):
+                for j in items.indices { items[j].resolveAmbiguousVRs(dictionary: dictionary) }
+                elements_[i].value = .sequence(items)
+            case .bytes:
+                if signed && elements_[i].vr == .US, dictionary.entry(for: elements_[i].tag)?.vrs == [.US, .SS] {
+                    elements_[i].vr = .SS
+                }
+            case .fragments:
+                break
+            }
+        }
     }
 }

@@ -78,9 +78,14 @@ public struct DumpFormatter: Sendable {
     func valueText(_ element: DataElement, _ bytes: [UInt8], _ characterSet: SpecificCharacterSet) -> String {
         if bytes.isEmpty { return "(no value available)" }
         let vr = element.vr
+        if vr.isString && element.valueMultiplicity == 0 { return "(no value available)" }
         if vr.isString {
-            let text = vr.usesSpecificCharacterSet ? characterSet.decode(bytes, isPersonName: vr == .PN)
-                : String(decoding: bytes, as: UTF8.self)
+            // Trailing padding is not part of the value; dcmdump does not print it either.
+            var end = bytes.count
+            while end > 0 && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x00) { end -= 1 }
+            let value = Array(bytes[..<end])
+            let text = vr.usesSpecificCharacterSet ? characterSet.decode(value, isPersonName: vr == .PN)
+                : String(decoding: value, as: UTF8.self)
             // Control characters would break the one-line format.
             let visible = String(String.UnicodeScalarView(text.unicodeScalars.map {
                 $0.value < 0x20 && $0 != "\t" ? "." : $0
@@ -105,8 +110,8 @@ public struct DumpFormatter: Sendable {
                 Tag(UInt16(ValueCoding.readLE(slice, $0, 2)), UInt16(ValueCoding.readLE(slice, $0 + 2, 2))).description
             }
         case .OW: return values(2) { hex4(UInt16(ValueCoding.readLE(slice, $0, 2))) }
-        case .OL: return values(4) { String(format: "%08x", UInt32(ValueCoding.readLE(slice, $0, 4))) }
-        case .OV: return values(8) { String(format: "%016llx", ValueCoding.readLE(slice, $0, 8)) }
+        case .OL: return values(4) { String(ValueCoding.readLE(slice, $0, 4)) }
+        case .OV: return values(8) { String(ValueCoding.readLE(slice, $0, 8)) }
         default: return values(1) { hex2(bytes[$0]) }
         }
     }
