@@ -62,14 +62,16 @@ func dumpDifferences(ours: [DumpLine], theirs: [DumpLine]) -> [String] {
         guard a.depth == b.depth, a.tag == b.tag else { differ("tag or depth"); break }
         // dcmdump prints ?? for tags it does not know in implicit VR streams, and xs, ox, lt
         // for ambiguous VRs it could not resolve.
-        if b.vr == "??" {
+        if a.vr == "??" || b.vr == "??" {
             // DCMTK's dictionary (2022) lacks the tag; ours is newer. Only the length can match.
             if a.length != b.length { differ("length") }
             continue
         }
-        let vrMatches = a.vr == b.vr
-            || (b.vr == "xs" && (a.vr == "US" || a.vr == "SS")) || (b.vr == "ox" && (a.vr == "OB" || a.vr == "OW"))
-            || (b.vr == "lt" && ["US", "SS", "OW"].contains(a.vr))
+        func resolves(_ x: String, _ y: String) -> Bool {
+            (x == "xs" && (y == "US" || y == "SS")) || (x == "ox" && (y == "OB" || y == "OW"))
+                || (x == "lt" && ["US", "SS", "OW"].contains(y))
+        }
+        let vrMatches = a.vr == b.vr || resolves(a.vr, b.vr) || resolves(b.vr, a.vr)
         guard vrMatches else { differ("VR"); continue }
         if a.vr == "SQ" || (a.tag == "(fffe,e000)" && a.vr == "na") || a.value.hasPrefix("(PixelSequence") {
             if count(a.value) != count(b.value) { differ("item count") }

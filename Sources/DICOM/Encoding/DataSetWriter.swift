@@ -151,9 +151,11 @@ public struct DataSetWriter {
             }
             let vr = outputVR(element.vr, length: length)
             writeHeader(tag: element.tag, vr: vr, length: UInt32(length), into: &out)
-            if bigEndian && element.vr.byteSwapUnit > 1 {
+            // Swapped by the VR written: a value written as OB or UN (-u, or too long for its
+            // VR) is a byte string and stays in little endian order, as DCMTK writes it.
+            if bigEndian && vr.byteSwapUnit > 1 {
                 var swapped = value
-                ValueCoding.swapBytes(&swapped, unit: element.vr.byteSwapUnit)
+                ValueCoding.swapBytes(&swapped, unit: vr.byteSwapUnit)
                 out.append(contentsOf: swapped)
             } else {
                 out.append(contentsOf: value)
