@@ -144,7 +144,15 @@ public struct DataSetParser: Sendable {
         if let failure { throw failure }
         do {
             return try nextEvent()
-        } catch let error as DICOMError {
+        } catch var error as DICOMError {
+            if inflater != nil {
+                // Offsets count bytes of the inflated stream, not of the file.
+                switch error {
+                case .malformed(let offset, let reason): error = .malformed(offset: offset, reason: reason + " (offset in the inflated data)")
+                case .truncated(let offset, let reason): error = .truncated(offset: offset, reason: reason + " (offset in the inflated data)")
+                default: break
+                }
+            }
             failure = error
             throw error
         }
@@ -196,6 +204,9 @@ public struct DataSetParser: Sendable {
 
         guard available >= 8 else {
             if inputFinished {
+                if let inflater, !inflater.isFinished {
+                    throw DICOMError.truncated(offset: offset, reason: "the deflated data ends before its final block")
+                }
                 if available == 0 && stack.isEmpty { return nil }
                 if available == 0 {
                     throw DICOMError.truncated(offset: offset, reason: "the stream ends inside \(openContainerDescription)")

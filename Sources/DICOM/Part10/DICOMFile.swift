@@ -105,6 +105,16 @@ public struct DICOMFile: Sendable, Equatable {
             meta.set(DataElement(tag: tag, vr: vr, bytes: Array(bytes[(position + header)..<(position + header + length)])))
             position += header + length
         }
+        if let groupLength = meta.integers(.fileMetaInformationGroupLength)?.first,
+           let lengthElement = meta[.fileMetaInformationGroupLength], lengthElement.bytes?.count == 4 {
+            let declaredEnd = start + 12 + groupLength
+            if declaredEnd > bytes.count {
+                throw DICOMError.truncated(offset: bytes.count, reason: "file meta information group length \(groupLength) runs past the end of the file")
+            }
+        }
+        if position >= bytes.count {
+            throw DICOMError.truncated(offset: position, reason: "the file ends after its meta information, with no data set")
+        }
         return (meta, position)
     }
 
