@@ -65,8 +65,10 @@ public struct DumpFormatter: Sendable {
 
     private func line(_ depth: Int, _ tag: Tag, _ vr: String, _ value: String, _ trailer: String) -> String {
         var s = String(repeating: "  ", count: depth) + "\(tag) \(vr) " + value
+        // dcmdump pads by bytes, not by characters.
         let width = depth * 2 + 15 + 40
-        if s.count < width { s += String(repeating: " ", count: width - s.count) }
+        let length = s.utf8.count
+        if length < width { s += String(repeating: " ", count: width - length) }
         return s + " # " + trailer
     }
 
@@ -103,7 +105,7 @@ public struct DumpFormatter: Sendable {
         case .SL: return values(4) { String(Int32(bitPattern: UInt32(ValueCoding.readLE(slice, $0, 4)))) }
         case .UV: return values(8) { String(ValueCoding.readLE(slice, $0, 8)) }
         case .SV: return values(8) { String(Int64(bitPattern: ValueCoding.readLE(slice, $0, 8))) }
-        case .FL, .OF: return values(4) { formatFloat(Double(Float(bitPattern: UInt32(ValueCoding.readLE(slice, $0, 4)))), digits: 8) }
+        case .FL, .OF: return values(4) { formatFloat(Double(Float(bitPattern: UInt32(ValueCoding.readLE(slice, $0, 4)))), digits: 9) }
         case .FD, .OD: return values(8) { formatFloat(Double(bitPattern: ValueCoding.readLE(slice, $0, 8)), digits: 17) }
         case .AT:
             return values(4) {
@@ -117,7 +119,8 @@ public struct DumpFormatter: Sendable {
     }
 }
 
-/// `%.<digits>g`, as DCMTK prints FL (8 digits) and FD (17 digits).
+/// `%.<digits>g`: FL with 9 significant digits and FD with 17, enough to give back the same
+/// binary value (DCMTK prints them so, apart from its own rounding of some large doubles).
 func formatFloat(_ value: Double, digits: Int) -> String {
     String(format: "%.\(digits)g", value)
 }

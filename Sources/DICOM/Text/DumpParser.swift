@@ -66,7 +66,7 @@ public enum DumpParser {
             if line.hasPrefix("[") {
                 guard let close = line.lastIndex(of: "]") else { throw fail("'[' without ']' around the value") }
                 valueText = String(line[line.index(after: line.startIndex)..<close])
-            } else if line.hasPrefix("(") {
+            } else if line.hasPrefix("("), !(vrText == "AT" && line.dropFirst(5).first == ",") {
                 let close = line.firstIndex(of: ")") ?? line.endIndex
                 note = String(line[line.index(after: line.startIndex)..<close])
             } else {

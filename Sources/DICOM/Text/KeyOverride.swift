@@ -69,7 +69,7 @@ public struct KeyOverride: Sendable, Equatable, CustomStringConvertible {
         if tag.isPrivateCreator { vr = .LO }
         if vr == .SQ, value != nil { throw fail("\(KeyOverride.name(tag, dictionary)) is a sequence and takes no value") }
         if tag.group == 0xFFFE { throw fail("\(tag) is an item or delimitation tag, not an attribute") }
-        if let value {
+        if let value, vr != .UN {
             do {
                 _ = try ValueCoding.encode(text: value, vr: vr)
             } catch let error as DICOMError {
@@ -136,8 +136,10 @@ public struct KeyOverride: Sendable, Equatable, CustomStringConvertible {
             if key.vr == .SQ {
                 value = .sequence([])
             } else {
-                // Checked in init.
-                value = .bytes((try? ValueCoding.encode(text: key.value ?? "", vr: key.vr)) ?? [])
+                // Checked in init. A tag the dictionary does not know (UN) takes the text as it is.
+                let text = key.value ?? ""
+                value = .bytes(key.vr == .UN ? ValueCoding.encodeString(text, vr: .UN)
+                    : (try? ValueCoding.encode(text: text, vr: key.vr)) ?? [])
             }
             dataSet.set(DataElement(tag: key.tag, vr: key.vr, value: value))
             return
