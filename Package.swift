@@ -19,8 +19,6 @@ let package = Package(
         // query files, dump text and -k keys.
         .target(name: "DICOM", dependencies: ["CZlib"]),
         .executableTarget(name: "movescu", dependencies: ["DICOM"]),
-        // Fuzz entry point for the data set reader (built only by Scripts/fuzz.sh).
-        .executableTarget(name: "FuzzDataSetReader", dependencies: ["DICOM"], path: "Fuzz/DataSetReader"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], resources: [.copy("Fixtures")]),
     ]
 )

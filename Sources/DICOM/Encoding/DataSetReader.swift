@@ -19,12 +19,13 @@ public struct DataSetBuilder: Sendable {
         case .element(let tag, let vr, let value):
             add(DataElement(tag: tag, vr: vr, value: .bytes(value)))
         case .valueStart(let tag, let vr, let length):
+            // The length is what the stream claims: reserve no more than a little of it.
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(length)
+            bytes.reserveCapacity(min(length, 1 << 20))
             stack.append(.largeValue(tag: tag, vr: vr, bytes: bytes))
         case .fragmentStart(let length):
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(length)
+            bytes.reserveCapacity(min(length, 1 << 20))
             stack.append(.largeValue(tag: nil, vr: .OB, bytes: bytes))
         case .valueChunk(let chunk):
             guard case .largeValue(let tag, let vr, var bytes) = stack.removeLast() else { return }

@@ -1,0 +1,22 @@
+// libFuzzer entry point, compiled together with the DICOM sources by Scripts/fuzz.sh
+// (swiftc -sanitize=fuzzer,address); not part of the package build.
+// FUZZ_TARGET selects the body: 0 = data set reader, 1 = dump text and -k parsers.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let target: Int = {
+    if let value = getenv("FUZZ_TARGET") { return Int(atoi(value)) }
+    return 0
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if target == 1 {
+        FuzzTargets.textParsers(bytes)
+    } else {
+        FuzzTargets.dataSetReader(bytes)
+    }
+    return 0
+}
