@@ -7,7 +7,6 @@ import Testing
     static func dataSetBytes(_ path: String) throws -> ([UInt8], TransferSyntax) {
         let bytes = try readBytes(path)
         let file = try DICOMFile.read(bytes: bytes)
-        let meta = try DICOMFile.encodeMeta(file.meta)
         // The data set starts after preamble, "DICM" and the meta group as stored.
         var start = 132
         while start + 8 <= bytes.count, bytes[start] == 0x02, bytes[start + 1] == 0x00 {
@@ -17,7 +16,6 @@ import Testing
                 : Int(bytes[start + 6]) | Int(bytes[start + 7]) << 8
             start += (vr.hasLongExplicitLength ? 12 : 8) + length
         }
-        _ = meta
         return (Array(bytes[start...]), file.transferSyntax)
     }
 

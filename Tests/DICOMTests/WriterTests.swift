@@ -159,3 +159,32 @@ import Testing
         }
     }
 }
+
+@Suite struct BitPreservingTests {
+    /// +B keeps every byte of the data set, whatever its oddities (undefined lengths, odd
+    /// lengths, deflate, big endian), and dcmdump reads the result as it reads the original.
+    @Test func dataSetBytesAreKeptExactly() throws {
+        let names = ["MR_small_bigendian.dcm", "image_dfl.dcm", "UN_sequence.dcm", "SC_rgb_small_odd.dcm", "JPEG2000.dcm", "rtplan.dcm"]
+        let files = try PydicomData.files("test_files").filter { names.contains(($0 as NSString).lastPathComponent) }
+        #expect(files.count == names.count)
+        let directory = try temporaryDirectory()
+        for path in files {
+            let (bytes, syntax) = try IncrementalParserTests.dataSetBytes(path)
+            let original = try DICOMFile.read(path: path)
+            let sopClass = original.dataSet.string(.sopClassUID) ?? "1.2.3"
+            let sopInstance = original.dataSet.string(.sopInstanceUID) ?? "1.2.3.4"
+            let file = try DICOMFile.encodeBitPreserving(dataSetBytes: bytes, transferSyntax: syntax,
+                                                         sopClassUID: sopClass, sopInstanceUID: sopInstance)
+            #expect(Array(file.suffix(bytes.count)) == bytes)
+            let output = directory + "/" + (path as NSString).lastPathComponent
+            try writeBytes(file, output)
+            let theirs = DumpLine.parse(try run("dcmdump", ["-q", "-Un", "+L", output]).stdout)
+            let reference = DumpLine.parse(try run("dcmdump", ["-q", "-Un", "+L", path]).stdout)
+            #expect(theirs == reference, "\((path as NSString).lastPathComponent)")
+            #expect(try DICOMFile.read(bytes: file).dataSet == original.dataSet)
+            // -F: the bytes alone.
+            #expect(try DICOMFile.encodeBitPreserving(dataSetBytes: bytes, transferSyntax: syntax, sopClassUID: sopClass,
+                                                      sopInstanceUID: sopInstance, fileFormat: false) == bytes)
+        }
+    }
+}

@@ -202,6 +202,22 @@ public struct DICOMFile: Sendable, Equatable {
         return out
     }
 
+    /// `+B`: a data set exactly as it arrived (bytes in its transfer syntax, deflated ones
+    /// still deflated), behind new meta information (or alone with `-F`). Nothing in it is
+    /// decoded or changed.
+    public static func encodeBitPreserving(dataSetBytes: [UInt8], transferSyntax: TransferSyntax,
+                                           sopClassUID: String, sopInstanceUID: String,
+                                           fileFormat: Bool = true, sourceApplicationEntityTitle: String? = nil) throws -> [UInt8] {
+        guard fileFormat else { return dataSetBytes }
+        let meta = makeMeta(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID, transferSyntax: transferSyntax,
+                            sourceApplicationEntityTitle: sourceApplicationEntityTitle)
+        var out = [UInt8](repeating: 0, count: 128)
+        out.append(contentsOf: Array("DICM".utf8))
+        out.append(contentsOf: try encodeMeta(meta))
+        out.append(contentsOf: dataSetBytes)
+        return out
+    }
+
     /// Writes the file: to a temporary name in the same folder first, then renamed, so that
     /// the final name only ever holds a complete file.
     public func write(to path: String, options: WriteOptions = WriteOptions()) throws {
