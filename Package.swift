@@ -18,7 +18,10 @@ let package = Package(
         // The DICOM core: tags, VRs, the data dictionary, data sets, codecs, Part 10 files,
         // query files, dump text and -k keys.
         .target(name: "DICOM", dependencies: ["CZlib"]),
+        // The upper layer: PDUs, the state machine, DIMSE, associations (issue 3; PDUs so far).
+        .target(name: "DICOMNetwork", dependencies: ["DICOM"]),
         .executableTarget(name: "movescu", dependencies: ["DICOM"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DICOMNetworkTests", dependencies: ["DICOMNetwork"]),
     ]
 )
