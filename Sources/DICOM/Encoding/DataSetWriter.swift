@@ -92,7 +92,7 @@ public struct DataSetWriter {
                 closeGroup(&out)
                 currentGroup = element.tag.group
             }
-            if element.tag.isGroupLength && element.tag.group != 0x0000 {
+            if element.tag.isGroupLength {
                 // Written with a placeholder and patched at the end of the group.
                 writeHeader(tag: element.tag, vr: .UL, length: 4, into: &out)
                 groupLengthPosition = out.count

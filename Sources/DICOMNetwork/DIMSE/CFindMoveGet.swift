@@ -1,0 +1,175 @@
+import DICOM
+
+/// C-FIND-RQ (PS3.7 9.3.2); the identifier follows as the data set.
+public struct CFindRQ: Equatable, Sendable {
+    public var messageID: UInt16
+    public var affectedSOPClassUID: String
+    public var priority: Priority = .medium
+    public init(messageID: UInt16, affectedSOPClassUID: String) {
+        self.messageID = messageID
+        self.affectedSOPClassUID = affectedSOPClassUID
+    }
+    public func commandSet() -> [UInt8] {
+        var b = CommandSetBuilder(.cFindRQ)
+        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
+        b.us(CommandTag.messageID, messageID)
+        b.us(CommandTag.priority, priority.rawValue)
+        b.dataSetType(true)
+        return b.encoded()
+    }
+    init(_ r: CommandSetReader) throws {
+        messageID = try r.us(CommandTag.messageID, "Message ID")
+        affectedSOPClassUID = try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID")
+        priority = r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium
+    }
+}
+
+/// C-FIND-RSP; pending responses carry a matching identifier.
+public struct CFindRSP: Equatable, Sendable {
+    public var messageIDBeingRespondedTo: UInt16
+    public var affectedSOPClassUID: String
+    public var status: DIMSEStatus
+    public var hasDataSet: Bool
+    public init(messageIDBeingRespondedTo: UInt16, affectedSOPClassUID: String, status: DIMSEStatus, hasDataSet: Bool) {
+        self.messageIDBeingRespondedTo = messageIDBeingRespondedTo
+        self.affectedSOPClassUID = affectedSOPClassUID
+        self.status = status
+        self.hasDataSet = hasDataSet
+    }
+    public func commandSet() -> [UInt8] {
+        var b = CommandSetBuilder(.cFindRSP)
+        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
+        b.us(CommandTag.messageIDBeingRespondedTo, messageIDBeingRespondedTo)
+        b.dataSetType(hasDataSet)
+        b.us(CommandTag.status, status.code)
+        return b.encoded()
+    }
+    init(_ r: CommandSetReader) throws {
+        messageIDBeingRespondedTo = try r.us(CommandTag.messageIDBeingRespondedTo, "Message ID Being Responded To")
+        status = DIMSEStatus(try r.us(CommandTag.status, "Status"))
+        affectedSOPClassUID = r.optionalString(CommandTag.affectedSOPClassUID) ?? ""
+        hasDataSet = r.hasDataSet
+    }
+}
+
+/// C-MOVE-RQ (PS3.7 9.3.4); the identifier follows as the data set.
+public struct CMoveRQ: Equatable, Sendable {
+    public var messageID: UInt16
+    public var affectedSOPClassUID: String
+    public var moveDestination: String
+    public var priority: Priority = .medium
+    public init(messageID: UInt16, affectedSOPClassUID: String, moveDestination: String) {
+        self.messageID = messageID
+        self.affectedSOPClassUID = affectedSOPClassUID
+        self.moveDestination = moveDestination
+    }
+    public func commandSet() -> [UInt8] {
+        var b = CommandSetBuilder(.cMoveRQ)
+        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
+        b.us(CommandTag.messageID, messageID)
+        b.ae(CommandTag.moveDestination, moveDestination)
+        b.us(CommandTag.priority, priority.rawValue)
+        b.dataSetType(true)
+        return b.encoded()
+    }
+    init(_ r: CommandSetReader) throws {
+        messageID = try r.us(CommandTag.messageID, "Message ID")
+        affectedSOPClassUID = try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID")
+        moveDestination = try r.string(CommandTag.moveDestination, "Move Destination")
+        priority = r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium
+    }
+}
+
+/// C-MOVE-RSP, with the sub-operation counters.
+public struct CMoveRSP: Equatable, Sendable {
+    public var messageIDBeingRespondedTo: UInt16
+    public var affectedSOPClassUID: String
+    public var status: DIMSEStatus
+    public var counts: SubOperationCounts
+    /// Some SCPs send a data set (e.g. Failed SOP Instance UID List) with the response.
+    public var hasDataSet: Bool
+    public var errorComment: String?
+    public init(messageIDBeingRespondedTo: UInt16, affectedSOPClassUID: String, status: DIMSEStatus,
+                counts: SubOperationCounts, hasDataSet: Bool = false) {
+        self.messageIDBeingRespondedTo = messageIDBeingRespondedTo
+        self.affectedSOPClassUID = affectedSOPClassUID
+        self.status = status
+        self.counts = counts
+        self.hasDataSet = hasDataSet
+    }
+    public func commandSet() -> [UInt8] {
+        var b = CommandSetBuilder(.cMoveRSP)
+        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
+        b.us(CommandTag.messageIDBeingRespondedTo, messageIDBeingRespondedTo)
+        b.dataSetType(hasDataSet)
+        b.us(CommandTag.status, status.code)
+        if let errorComment { b.lo(CommandTag.errorComment, errorComment) }
+        counts.encode(into: &b)
+        return b.encoded()
+    }
+    init(_ r: CommandSetReader) throws {
+        messageIDBeingRespondedTo = try r.us(CommandTag.messageIDBeingRespondedTo, "Message ID Being Responded To")
+        status = DIMSEStatus(try r.us(CommandTag.status, "Status"))
+        affectedSOPClassUID = r.optionalString(CommandTag.affectedSOPClassUID) ?? ""
+        counts = SubOperationCounts(r)
+        hasDataSet = r.hasDataSet
+        errorComment = r.optionalString(CommandTag.errorComment)
+    }
+}
+
+/// C-GET-RQ (PS3.7 9.3.3).
+public struct CGetRQ: Equatable, Sendable {
+    public var messageID: UInt16
+    public var affectedSOPClassUID: String
+    public var priority: Priority = .medium
+    public init(messageID: UInt16, affectedSOPClassUID: String) {
+        self.messageID = messageID
+        self.affectedSOPClassUID = affectedSOPClassUID
+    }
+    public func commandSet() -> [UInt8] {
+        var b = CommandSetBuilder(.cGetRQ)
+        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
+        b.us(CommandTag.messageID, messageID)
+        b.us(CommandTag.priority, priority.rawValue)
+        b.dataSetType(true)
+        return b.encoded()
+    }
+    init(_ r: CommandSetReader) throws {
+        messageID = try r.us(CommandTag.messageID, "Message ID")
+        affectedSOPClassUID = try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID")
+        priority = r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium
+    }
+}
+
+/// C-GET-RSP.
+public struct CGetRSP: Equatable, Sendable {
+    public var messageIDBeingRespondedTo: UInt16
+    public var affectedSOPClassUID: String
+    public var status: DIMSEStatus
+    public var counts: SubOperationCounts
+    public var hasDataSet: Bool
+    public init(messageIDBeingRespondedTo: UInt16, affectedSOPClassUID: String, status: DIMSEStatus,
+                counts: SubOperationCounts, hasDataSet: Bool = false) {
+        self.messageIDBeingRespondedTo = messageIDBeingRespondedTo
+        self.affectedSOPClassUID = affectedSOPClassUID
+        self.status = status
+        self.counts = counts
+        self.hasDataSet = hasDataSet
+    }
+    public func commandSet() -> [UInt8] {
+        var b = CommandSetBuilder(.cGetRSP)
+        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
+        b.us(CommandTag.messageIDBeingRespondedTo, messageIDBeingRespondedTo)
+        b.dataSetType(hasDataSet)
+        b.us(CommandTag.status, status.code)
+        counts.encode(into: &b)
+        return b.encoded()
+    }
+    init(_ r: CommandSetReader) throws {
+        messageIDBeingRespondedTo = try r.us(CommandTag.messageIDBeingRespondedTo, "Message ID Being Responded To")
+        status = DIMSEStatus(try r.us(CommandTag.status, "Status"))
+        affectedSOPClassUID = r.optionalString(CommandTag.affectedSOPClassUID) ?? ""
+        counts = SubOperationCounts(r)
+        hasDataSet = r.hasDataSet
+    }
+}

@@ -1,0 +1,101 @@
+import DICOM
+import Foundation
+import Testing
+@testable import DICOMNetwork
+
+/// pynetdicom's annotated DIMSE messages (tests/encoded_dimse_msg.py): P-DATA-TF PDUs whose
+/// single PDV holds a command set or a data set.
+let pynetdicomDIMSE: [String: [UInt8]] = {
+    let script = """
+    import pynetdicom.tests.encoded_dimse_msg as e
+    for name in dir(e):
+        value = getattr(e, name)
+        if isinstance(value, bytes): print(name, value.hex())
+    """
+    guard let output = try? python(script) else { return [:] }
+    var result: [String: [UInt8]] = [:]
+    for line in output.split(separator: "\n") {
+        let parts = line.split(separator: " ")
+        if parts.count == 2 { result[String(parts[0])] = hexBytes(parts[1]) }
+    }
+    return result
+}()
+
+@Suite struct DIMSETests {
+    /// The command set inside one of pynetdicom's fixtures (MCH byte first, then the bytes).
+    func command(_ name: String) throws -> [UInt8] {
+        let bytes = try #require(pynetdicomDIMSE[name], "\(name) (pip install pynetdicom)")
+        return Array(bytes.dropFirst())
+    }
+
+    @Test func commandSetsDecodeAndEncodeToPynetdicomsBytes() throws {
+        let names = pynetdicomDIMSE.keys.filter { $0.hasSuffix("_cmd") || $0.hasSuffix("_cmd_b") }.sorted()
+        #expect(names.count >= 10)
+        for name in names {
+            let bytes = try command(name)
+            let message = try DIMSEMessage(commandSet: bytes)
+            // pynetdicom's fixture with a duplicated element cannot re-encode identically.
+            if name.contains("with_dup") { continue }
+            #expect(message.commandSet() == bytes, "\(name)")
+        }
+    }
+
+    @Test func fieldsOfTheMoveMessages() throws {
+        guard case .moveRQ(let rq) = try DIMSEMessage(commandSet: try command("c_move_rq_cmd")) else {
+            Issue.record("not a C-MOVE-RQ"); return
+        }
+        #expect(rq.messageID == 7 && rq.moveDestination == "MOVE_SCP" && rq.priority == .low)
+        guard case .moveRSP(let rsp) = try DIMSEMessage(commandSet: try command("c_move_rsp_cmd")) else {
+            Issue.record("not a C-MOVE-RSP"); return
+        }
+        #expect(rsp.status.isPending)
+        #expect(rsp.counts == SubOperationCounts(remaining: 3, completed: 1, failed: 2, warning: 4))
+        guard case .storeRQ(let store) = try DIMSEMessage(commandSet: try command("c_store_rq_cmd")) else {
+            Issue.record("not a C-STORE-RQ"); return
+        }
+        #expect(store.affectedSOPInstanceUID == "1.2.1" && store.moveOriginatorApplicationEntityTitle == "UNITTEST"
+            && store.moveOriginatorMessageID == 3)
+    }
+
+    @Test func ourMessagesRoundTrip() throws {
+        let messages: [DIMSEMessage] = [
+            .echoRQ(CEchoRQ(messageID: 1)),
+            .echoRSP(CEchoRSP(messageIDBeingRespondedTo: 1, status: .success)),
+            .moveRQ(CMoveRQ(messageID: 3, affectedSOPClassUID: QueryRetrieveModel.studyRoot.moveSOPClass, moveDestination: "MOVESCU")),
+            .moveRSP(CMoveRSP(messageIDBeingRespondedTo: 3, affectedSOPClassUID: QueryRetrieveModel.studyRoot.moveSOPClass,
+                              status: .subOperationsCompleteWithFailures, counts: .init(remaining: 0, completed: 9, failed: 1, warning: 0))),
+            .cancelRQ(CCancelRQ(messageIDBeingRespondedTo: 3)),
+            .storeRSP(CStoreRSP(messageIDBeingRespondedTo: 5, affectedSOPClassUID: "1.2", affectedSOPInstanceUID: "1.2.3", status: .dataSetDoesNotMatchSOPClass)),
+            .findRQ(CFindRQ(messageID: 9, affectedSOPClassUID: QueryRetrieveModel.patientRoot.findSOPClass)),
+            .getRSP(CGetRSP(messageIDBeingRespondedTo: 2, affectedSOPClassUID: "1.2", status: .pending, counts: .init(remaining: 1))),
+        ]
+        for message in messages {
+            #expect(try DIMSEMessage(commandSet: message.commandSet()) == message)
+        }
+    }
+
+    @Test func statusTextsAsDCMTKPrintsThem() {
+        #expect(DIMSEStatus(0xA801).text(for: .move) == "Refused: MoveDestinationUnknown")
+        #expect(DIMSEStatus(0xA701).text(for: .move) == "Refused: OutOfResourcesNumberOfMatches")
+        #expect(DIMSEStatus(0xA702).text(for: .move) == "Refused: OutOfResourcesSubOperations")
+        #expect(DIMSEStatus(0xA900).text(for: .move) == "Error: DataSetDoesNotMatchSOPClass")
+        #expect(DIMSEStatus(0xFE00).text(for: .move) == "Cancel: SubOperationsTerminatedDueToCancelIndication")
+        #expect(DIMSEStatus(0xB000).text(for: .move) == "Warning: SubOperationsCompleteOneOrMoreFailures")
+        #expect(DIMSEStatus(0xC123).text(for: .move) == "Failed: UnableToProcess")
+        #expect(DIMSEStatus(0xFF00).text(for: .move) == "Pending")
+        #expect(DIMSEStatus(0x0000).text(for: .move) == "Success")
+        #expect(DIMSEStatus(0xB000).category == .warning && DIMSEStatus(0xA801).category == .failure)
+        #expect(DIMSEStatus(0xFE00).category == .cancel && DIMSEStatus(0xFF01).isPending)
+    }
+
+    @Test func badCommandSetsSayWhatIsMissing() throws {
+        var b = CommandSetBuilder(.cMoveRQ)
+        b.us(CommandTag.messageID, 1)
+        #expect(throws: DIMSEError.missing(message: "C-MOVE-RQ", element: "Affected SOP Class UID")) {
+            try DIMSEMessage(commandSet: b.encoded())
+        }
+        var unknown = DataSet()
+        unknown.set(DataElement(tag: CommandTag.commandField, vr: .US, bytes: [0x34, 0x12]))
+        #expect(throws: DIMSEError.unknownCommand(0x1234)) { try DIMSEMessage(commandSet: unknown) }
+    }
+}
