@@ -99,3 +99,62 @@ let pynetdicomDIMSE: [String: [UInt8]] = {
         #expect(throws: DIMSEError.unknownCommand(0x1234)) { try DIMSEMessage(commandSet: unknown) }
     }
 }
+
+@Suite struct PDataTests {
+    @Test func maximumPDVAsDCMTKComputesIt() {
+        #expect(PDataFragmenter.maximumPDVDataLength(peerMaximumLength: 16384) == 16372)
+        #expect(PDataFragmenter.maximumPDVDataLength(peerMaximumLength: 0) == 65536)
+    }
+
+    @Test func fragmentsFitThePeerAndReassemble() throws {
+        let move = DIMSEMessage.moveRQ(CMoveRQ(messageID: 1, affectedSOPClassUID: "1.2.840.10008.5.1.4.1.2.2.2", moveDestination: "MOVESCU"))
+        let dataSet = (0..<100_000).map { UInt8(truncatingIfNeeded: $0) }
+        for maximum in [16384, 4096, 131072] as [UInt32] {
+            let limit = PDataFragmenter.maximumPDVDataLength(peerMaximumLength: maximum)
+            let pdus = PDataFragmenter.pdus(contextID: 3, command: move.commandSet(), dataSet: dataSet, maximumPDVDataLength: limit)
+            for pdu in pdus {
+                #expect(PDU.pData(pdu).encoded().count - 6 <= Int(maximum), "a PDU over the peer's maximum")
+            }
+            var assembler = MessageAssembler()
+            var data: [UInt8] = []
+            var commands = 0
+            for pdu in pdus {
+                for pdv in pdu.values {
+                    for event in try assembler.receive(pdv) {
+                        switch event {
+                        case .command(let id, let message):
+                            #expect(id == 3 && message == move)
+                            commands += 1
+                        case .dataFragment(_, let bytes, _): data += bytes
+                        }
+                    }
+                }
+            }
+            #expect(commands == 1 && data == dataSet && assembler.isIdle)
+        }
+    }
+
+    @Test func fragmentsOutOfOrderAreErrors() throws {
+        let echo = DIMSEMessage.echoRQ(CEchoRQ(messageID: 1)).commandSet()
+        let find = DIMSEMessage.findRQ(CFindRQ(messageID: 2, affectedSOPClassUID: "1.2")).commandSet()
+        var a = MessageAssembler()
+        #expect(throws: DIMSEError.self) {
+            try a.receive(PresentationDataValue(contextID: 1, isCommand: false, isLast: true, data: [1, 2]))
+        }
+        var b = MessageAssembler()
+        _ = try b.receive(PresentationDataValue(contextID: 1, isCommand: true, isLast: false, data: Array(echo.prefix(10))))
+        #expect(throws: DIMSEError.self) {
+            try b.receive(PresentationDataValue(contextID: 3, isCommand: true, isLast: true, data: Array(echo.dropFirst(10))))
+        }
+        var c = MessageAssembler()
+        _ = try c.receive(PresentationDataValue(contextID: 1, isCommand: true, isLast: true, data: find))
+        #expect(throws: DIMSEError.self) {
+            try c.receive(PresentationDataValue(contextID: 1, isCommand: true, isLast: true, data: echo))
+        }
+        var d = MessageAssembler()
+        _ = try d.receive(PresentationDataValue(contextID: 1, isCommand: true, isLast: true, data: find))
+        #expect(throws: DIMSEError.self) {
+            try d.receive(PresentationDataValue(contextID: 5, isCommand: false, isLast: true, data: [0]))
+        }
+    }
+}
