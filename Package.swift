@@ -8,6 +8,10 @@ let package = Package(
         .executable(name: "movescu", targets: ["movescu"]),
         .library(name: "DICOM", targets: ["DICOM"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
     targets: [
         // zlib, for the deflated explicit VR little endian transfer syntax.
         .systemLibrary(
@@ -19,9 +23,19 @@ let package = Package(
         // query files, dump text and -k keys.
         .target(name: "DICOM", dependencies: ["CZlib"]),
         // The upper layer: PDUs, the state machine, DIMSE, associations (issue 3; PDUs so far).
-        .target(name: "DICOMNetwork", dependencies: ["DICOM"]),
+        .target(name: "DICOMNetwork", dependencies: [
+            "DICOM",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "movescu", dependencies: ["DICOM"]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DICOMNetworkTests", dependencies: ["DICOMNetwork"]),
+        .testTarget(name: "DICOMNetworkTests", dependencies: [
+            "DICOMNetwork",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+        ]),
     ]
 )
