@@ -1,0 +1,87 @@
+import DICOM
+import Foundation
+import NIOCore
+import Testing
+@testable import DICOMNetwork
+
+@Suite(.serialized) struct RequestorInteropTests {
+    func verificationContexts(_ proposal: PresentationNegotiation.Proposal = .uncompressed) -> [ProposedPresentationContext] {
+        PresentationNegotiation.propose([WellKnownUID.verification], transferSyntaxes: proposal.transferSyntaxes)
+    }
+
+    @Test(arguments: PresentationNegotiation.Proposal.allCases)
+    func echoAgainstDCMTKStorescp(_ proposal: PresentationNegotiation.Proposal) async throws {
+        let directory = NSTemporaryDirectory()
+        // +xa: DCMTK's storescp accepts every syntax it knows, deflate included.
+        let peer = try PeerProcess("/usr/bin/storescp", ["+xa", "-od", directory, "{port}"])
+        defer { peer.stop() }
+        var configuration = RequestorConfiguration()
+        configuration.calledAETitle = "STORESCP"
+        let association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(proposal),
+                                                              configuration: configuration, group: testGroup)
+        // storescp chooses by its own +xa preference among what we proposed: this also checks
+        // the order we recorded for +xa against the live DCMTK.
+        let expected = TransferSyntax.dcmtkAcceptAll.first { proposal.transferSyntaxes.contains($0) }
+        #expect(association.context(for: WellKnownUID.verification)?.transferSyntax == expected)
+        #expect(association.maximumPDVDataLength == 16372, "storescp announces 16384, as DCMTK's log says Max Send PDV 16372")
+        #expect(try await association.echo() == .success)
+        #expect(try await association.echo() == .success)
+        try await association.release()
+    }
+
+    @Test func echoAgainstPynetdicom() async throws {
+        let peer = try PeerProcess(try pythonPath(), ["-m", "pynetdicom", "echoscp", "{port}"])
+        defer { peer.stop() }
+        let association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
+                                                              configuration: RequestorConfiguration(), group: testGroup)
+        #expect(association.accepted.header.userInformation.implementationVersionName?.hasPrefix("PYNETDICOM") == true)
+        #expect(try await association.echo() == .success)
+        try await association.release()
+    }
+
+    @Test func refusedConnectionIsSaidSo() async throws {
+        let port = try freePort()
+        await #expect(throws: AssociationFailure.self) {
+            _ = try await AssociationRequestor.open(host: "127.0.0.1", port: port, contexts: verificationContexts(),
+                                                    configuration: RequestorConfiguration(), group: testGroup)
+        }
+    }
+
+    @Test func rejectionByDCMTKIsReportedWithItsReason() async throws {
+        // dcmqrscp rejects a called AE title it does not serve.
+        let directory = NSTemporaryDirectory() + "dcmqrscp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory + "/db", withIntermediateDirectories: true)
+        let config = directory + "/dcmqrscp.cfg"
+        try """
+        NetworkTCPPort = 104
+        MaxPDUSize = 16384
+        MaxAssociations = 16
+        HostTable BEGIN
+        HostTable END
+        VendorTable BEGIN
+        VendorTable END
+        AETable BEGIN
+        ARCHIVE \(directory)/db RW (10, 1024mb) ANY
+        AETable END
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", config, "{port}"])
+        defer { peer.stop() }
+        var configuration = RequestorConfiguration()
+        configuration.calledAETitle = "WRONG"
+        do {
+            _ = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
+                                                    configuration: configuration, group: testGroup)
+            Issue.record("associated with a wrong called AE title")
+        } catch let failure as AssociationFailure {
+            guard case .rejected(let rj) = failure else { Issue.record("\(failure)"); return }
+            #expect(rj.reasonText == "Called AE Title Not Recognized", "\(failure)")
+            #expect(rj.resultText == "Rejected Permanent" && rj.sourceText == "Service User")
+        }
+        // The right one associates and echoes.
+        configuration.calledAETitle = "ARCHIVE"
+        let association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
+                                                              configuration: configuration, group: testGroup)
+        #expect(try await association.echo() == .success)
+        try await association.release()
+    }
+}
