@@ -4,27 +4,42 @@ import NIOPosix
 
 /// A real DICOM peer (DCMTK or pynetdicom) run as a process on loopback for one test.
 final class PeerProcess: @unchecked Sendable {
-    let process = Process()
+    let process: Process
     let port: Int
     let output = Pipe()
 
-    /// Starts `arguments` (with `{port}` replaced by a free port) and waits until the port accepts.
+    /// Starts `arguments` (with `{port}` replaced by a free port) and waits until the port is
+    /// listening (seen in /proc/net/tcp, so that no probe connection disturbs the peer).
     init(_ executable: String, _ arguments: [String], directory: String? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw TestPeerMissing(what: executable) }
-        port = try freePort()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        for _ in 0..<200 {
-            if canConnect(port) { return }
-            if !process.isRunning { break }
-            usleep(25_000)
+        // A free port can be taken by someone else before the peer binds it: then the peer
+        // exits, and we try another.
+        for _ in 0..<5 {
+            let candidate = try freePort()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(candidate)) }
+            if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            var listening = false
+            for _ in 0..<200 where process.isRunning {
+                if isListening(candidate) {
+                    usleep(100_000)
+                    listening = process.isRunning
+                    break
+                }
+                usleep(25_000)
+            }
+            if listening {
+                self.process = process
+                self.port = candidate
+                return
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
-        stop()
-        throw TestPeerMissing(what: "\(executable) did not start listening on port \(port)")
+        throw TestPeerMissing(what: "\(executable) did not start listening")
     }
 
     /// SIGTERM, then SIGKILL after a second (DCMTK's storescp does not stop on SIGTERM
@@ -80,4 +95,17 @@ func pythonPath() throws -> String {
         return pipe.fileHandleForReading.readDataToEndOfFile()
     }(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     return resolved.flatMap { $0.isEmpty ? nil : $0 } ?? python
+}
+
+/// Whether something listens on the port on this machine (IPv4 or IPv6).
+func isListening(_ port: Int) -> Bool {
+    let hex = String(format: ":%04X ", port)
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            if fields.count > 3, fields[1].hasSuffix(hex.dropLast()), fields[3] == "0A" { return true }
+        }
+    }
+    return false
 }

@@ -13,12 +13,20 @@ import Testing
     func echoAgainstDCMTKStorescp(_ proposal: PresentationNegotiation.Proposal) async throws {
         let directory = NSTemporaryDirectory()
         // +xa: DCMTK's storescp accepts every syntax it knows, deflate included.
-        let peer = try PeerProcess("/usr/bin/storescp", ["+xa", "-od", directory, "{port}"])
+        let peer = try PeerProcess("/usr/bin/storescp", ["-v", "+xa", "-od", directory, "{port}"])
         defer { peer.stop() }
         var configuration = RequestorConfiguration()
         configuration.calledAETitle = "STORESCP"
-        let association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(proposal),
+        let association: AssociationRequestor
+        do {
+            association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(proposal),
                                                               configuration: configuration, group: testGroup)
+        } catch {
+            peer.stop()
+            let log = String(decoding: peer.output.fileHandleForReading.availableData, as: UTF8.self)
+            Issue.record("\(error); storescp said: \(log)")
+            return
+        }
         // storescp chooses by its own +xa preference among what we proposed: this also checks
         // the order we recorded for +xa against the live DCMTK.
         let expected = TransferSyntax.dcmtkAcceptAll.first { proposal.transferSyntaxes.contains($0) }
