@@ -5,21 +5,7 @@ import Testing
 
 /// pynetdicom's annotated DIMSE messages (tests/encoded_dimse_msg.py): P-DATA-TF PDUs whose
 /// single PDV holds a command set or a data set.
-let pynetdicomDIMSE: [String: [UInt8]] = {
-    let script = """
-    import pynetdicom.tests.encoded_dimse_msg as e
-    for name in dir(e):
-        value = getattr(e, name)
-        if isinstance(value, bytes): print(name, value.hex())
-    """
-    guard let output = try? python(script) else { return [:] }
-    var result: [String: [UInt8]] = [:]
-    for line in output.split(separator: "\n") {
-        let parts = line.split(separator: " ")
-        if parts.count == 2 { result[String(parts[0])] = hexBytes(parts[1]) }
-    }
-    return result
-}()
+let pynetdicomDIMSE = pynetdicomFixtures("encoded_dimse_msg")
 
 @Suite struct DIMSETests {
     /// The command set inside one of pynetdicom's fixtures (MCH byte first, then the bytes).

@@ -36,14 +36,13 @@ func hexBytes(_ text: Substring) -> [UInt8] {
     return bytes
 }
 
-/// pynetdicom's annotated golden PDUs (its tests/encoded_pdu_items.py), by name.
-let pynetdicomPDUs: [String: [UInt8]] = {
+/// The bytes constants of one of pynetdicom's test fixture modules, by name.
+func pynetdicomFixtures(_ module: String, where condition: String = "True") -> [String: [UInt8]] {
     let script = """
-    import pynetdicom.tests.encoded_pdu_items as e
+    import pynetdicom.tests.\(module) as e
     for name in dir(e):
         value = getattr(e, name)
-        if isinstance(value, bytes) and value[:1] in (b"\\x01", b"\\x02", b"\\x03", b"\\x04", b"\\x05", b"\\x06", b"\\x07"):
-            print(name, value.hex())
+        if isinstance(value, bytes) and (\(condition)): print(name, value.hex())
     """
     guard let output = try? python(script) else { return [:] }
     var result: [String: [UInt8]] = [:]
@@ -52,7 +51,10 @@ let pynetdicomPDUs: [String: [UInt8]] = {
         if parts.count == 2 { result[String(parts[0])] = hexBytes(parts[1]) }
     }
     return result
-}()
+}
+
+/// pynetdicom's annotated golden PDUs (its tests/encoded_pdu_items.py), by name.
+let pynetdicomPDUs = pynetdicomFixtures("encoded_pdu_items", where: "value[:1] in bytes(range(1, 8)) and len(value) > 1")
 
 @Suite struct PDUGoldenBytes {
     @Test func everyPynetdicomPDUDecodesAndEncodesToTheSameBytes() throws {

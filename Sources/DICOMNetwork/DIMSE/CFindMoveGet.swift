@@ -10,17 +10,10 @@ public struct CFindRQ: Equatable, Sendable {
         self.affectedSOPClassUID = affectedSOPClassUID
     }
     public func commandSet() -> [UInt8] {
-        var b = CommandSetBuilder(.cFindRQ)
-        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
-        b.us(CommandTag.messageID, messageID)
-        b.us(CommandTag.priority, priority.rawValue)
-        b.dataSetType(true)
-        return b.encoded()
+        queryRequestCommandSet(.cFindRQ, messageID: messageID, sopClass: affectedSOPClassUID, priority: priority)
     }
     init(_ r: CommandSetReader) throws {
-        messageID = try r.us(CommandTag.messageID, "Message ID")
-        affectedSOPClassUID = try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID")
-        priority = r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium
+        (messageID, affectedSOPClassUID, priority) = try readQueryRequest(r)
     }
 }
 
@@ -127,17 +120,10 @@ public struct CGetRQ: Equatable, Sendable {
         self.affectedSOPClassUID = affectedSOPClassUID
     }
     public func commandSet() -> [UInt8] {
-        var b = CommandSetBuilder(.cGetRQ)
-        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
-        b.us(CommandTag.messageID, messageID)
-        b.us(CommandTag.priority, priority.rawValue)
-        b.dataSetType(true)
-        return b.encoded()
+        queryRequestCommandSet(.cGetRQ, messageID: messageID, sopClass: affectedSOPClassUID, priority: priority)
     }
     init(_ r: CommandSetReader) throws {
-        messageID = try r.us(CommandTag.messageID, "Message ID")
-        affectedSOPClassUID = try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID")
-        priority = r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium
+        (messageID, affectedSOPClassUID, priority) = try readQueryRequest(r)
     }
 }
 
@@ -172,4 +158,20 @@ public struct CGetRSP: Equatable, Sendable {
         counts = SubOperationCounts(r)
         hasDataSet = r.hasDataSet
     }
+}
+
+/// C-FIND-RQ and C-GET-RQ carry the same fields.
+private func queryRequestCommandSet(_ field: CommandField, messageID: UInt16, sopClass: String, priority: Priority) -> [UInt8] {
+    var b = CommandSetBuilder(field)
+    b.ui(CommandTag.affectedSOPClassUID, sopClass)
+    b.us(CommandTag.messageID, messageID)
+    b.us(CommandTag.priority, priority.rawValue)
+    b.dataSetType(true)
+    return b.encoded()
+}
+
+private func readQueryRequest(_ r: CommandSetReader) throws -> (UInt16, String, Priority) {
+    (try r.us(CommandTag.messageID, "Message ID"),
+     try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID"),
+     r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium)
 }
