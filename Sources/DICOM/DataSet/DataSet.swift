@@ -56,11 +56,6 @@ public struct DataSet: Sendable, Equatable {
     }
 
     public func contains(_ tag: Tag) -> Bool { index(of: tag).found }
-
-    /// The elements of one group.
-    public func group(_ group: UInt16) -> [DataElement] {
-        elements.filter { $0.tag.group == group }
-    }
 }
 
 // MARK: - Typed access

@@ -11,9 +11,6 @@ public struct DataSetBuilder: Sendable {
 
     public init() {}
 
-    /// True when no sequence, item or value is open.
-    public var isAtTopLevel: Bool { stack.count == 1 }
-
     public mutating func consume(_ event: DataSetEvent) {
         switch event {
         case .element(let tag, let vr, let value):

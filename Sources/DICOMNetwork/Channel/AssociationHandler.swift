@@ -10,6 +10,19 @@ public enum ULRequest: Sendable {
     case release
     case releaseResponse
     case abort
+
+    /// The primitive's name, for messages.
+    public var name: String {
+        switch self {
+        case .associate: return "A-ASSOCIATE request"
+        case .accept: return "A-ASSOCIATE accept"
+        case .reject: return "A-ASSOCIATE reject"
+        case .data: return "P-DATA request"
+        case .release: return "A-RELEASE request"
+        case .releaseResponse: return "A-RELEASE response"
+        case .abort: return "A-ABORT request"
+        }
+    }
 }
 
 /// What the upper layer tells the local user.
@@ -30,12 +43,10 @@ public enum ULIndicationEvent: Equatable, Sendable {
 public enum AssociationError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A request the protocol machine does not allow in its state.
     case notAllowed(request: String, state: ULState)
-    case closed
 
     public var description: String {
         switch self {
         case .notAllowed(let request, let state): return "\(request) is not allowed in state \(state)"
-        case .closed: return "the association is closed"
         }
     }
 }
@@ -115,7 +126,7 @@ public final class AssociationHandler: ChannelDuplexHandler, @unchecked Sendable
         case .associate(let rq):
             // The channel is connected already: Evt1 (AE-1) then the connect confirmation Evt2.
             guard machine.state == .sta1 else {
-                promise?.fail(AssociationError.notAllowed(request: "A-ASSOCIATE request", state: machine.state))
+                promise?.fail(AssociationError.notAllowed(request: request.name, state: machine.state))
                 return
             }
             _ = machine.handle(.evt1)
@@ -132,7 +143,7 @@ public final class AssociationHandler: ChannelDuplexHandler, @unchecked Sendable
             endReason = "aborted by this side"
         }
         guard ULStateMachine.action(state: machine.state, event: event) != nil else {
-            promise?.fail(AssociationError.notAllowed(request: "\(request)".components(separatedBy: "(").first ?? "request", state: machine.state))
+            promise?.fail(AssociationError.notAllowed(request: request.name, state: machine.state))
             return
         }
         run(event, pdu: pdu, context: context, promise: promise)

@@ -34,7 +34,7 @@ struct PDUWriter {
 struct PDUReader {
     let bytes: ArraySlice<UInt8>
     var position: Int
-    /// Offset of `bytes.startIndex` in the stream, for error messages.
+    /// What is being read, for error messages.
     let what: String
 
     init(_ bytes: ArraySlice<UInt8>, what: String) {
