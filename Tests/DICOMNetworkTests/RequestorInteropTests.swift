@@ -93,3 +93,27 @@ import Testing
         try await association.release()
     }
 }
+
+@Suite struct RequestorTimeoutTests {
+    /// A peer that accepts TCP and never answers: -ta expires and says so.
+    @Test func silentPeerTimesOutWithTheACSETimeout() async throws {
+        let peer = try PeerProcess(try pythonPath(), ["-c", """
+        import socket, sys, time
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+        c, _ = s.accept()
+        time.sleep(30)
+        """, "{port}"])
+        defer { peer.stop() }
+        var configuration = RequestorConfiguration()
+        configuration.acseTimeout = .seconds(1)
+        let contexts = PresentationNegotiation.propose([WellKnownUID.verification], transferSyntaxes: ["1.2.840.10008.1.2"])
+        do {
+            _ = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: contexts,
+                                                    configuration: configuration, group: testGroup)
+            Issue.record("associated with a peer that never answers")
+        } catch let failure as AssociationFailure {
+            #expect(failure == .timedOut("A-ASSOCIATE response"), "\(failure)")
+        }
+    }
+}

@@ -2,6 +2,7 @@ import DICOM
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Why an association could not be used.
 public enum AssociationFailure: Error, Equatable, Sendable, CustomStringConvertible {
@@ -22,6 +23,13 @@ public enum AssociationFailure: Error, Equatable, Sendable, CustomStringConverti
         case .protocolError(let why): return "protocol error: \(why)"
         }
     }
+}
+
+/// Set once by a timer on the event loop, read by the waiting task.
+final class TimeoutFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// Hands indications from the channel to an async stream.
@@ -124,14 +132,21 @@ public final class AssociationRequestor: @unchecked Sendable {
         }
     }
 
-    /// The next indication, or a timeout (which aborts the association).
+    /// The next indication, or a timeout (which aborts the association and is reported as
+    /// a timeout, not as the abort it causes).
     private static func next(_ iterator: inout AsyncStream<ULIndicationEvent>.AsyncIterator, channel: Channel,
                              timeout: TimeAmount?, what: String) async throws -> ULIndicationEvent {
+        let fired = TimeoutFlag()
         let timer = timeout.map { t in
-            channel.eventLoop.scheduleTask(in: t) { channel.writeAndFlush(ULRequest.abort, promise: nil) }
+            channel.eventLoop.scheduleTask(in: t) {
+                fired.set()
+                channel.writeAndFlush(ULRequest.abort, promise: nil)
+            }
         }
         defer { timer?.cancel() }
-        guard let event = await iterator.next() else {
+        let event = await iterator.next()
+        if fired.isSet { throw AssociationFailure.timedOut(what) }
+        guard let event else {
             throw AssociationFailure.aborted("the connection closed while waiting for \(what)")
         }
         return event
