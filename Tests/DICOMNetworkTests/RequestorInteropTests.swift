@@ -17,41 +17,41 @@ import Testing
         defer { peer.stop() }
         var configuration = RequestorConfiguration()
         configuration.calledAETitle = "STORESCP"
-        let association: AssociationRequestor
         do {
-            association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(proposal),
-                                                              configuration: configuration, group: testGroup)
+            try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(proposal),
+                                                           configuration: configuration, group: testGroup) { association in
+                // storescp chooses by its own +xa preference among what we proposed: this also checks
+                // the order we recorded for +xa against the live DCMTK.
+                let expected = TransferSyntax.dcmtkAcceptAll.first { proposal.transferSyntaxes.contains($0) }
+                #expect(association.context(for: WellKnownUID.verification)?.transferSyntax == expected)
+                #expect(association.maximumPDVDataLength == 16372, "storescp announces 16384, as DCMTK's log says Max Send PDV 16372")
+                #expect(try await association.echo() == .success)
+                #expect(try await association.echo() == .success)
+                try await association.release()
+            }
         } catch {
             peer.stop()
             let log = String(decoding: peer.output.fileHandleForReading.availableData, as: UTF8.self)
             Issue.record("\(error); storescp said: \(log)")
-            return
         }
-        // storescp chooses by its own +xa preference among what we proposed: this also checks
-        // the order we recorded for +xa against the live DCMTK.
-        let expected = TransferSyntax.dcmtkAcceptAll.first { proposal.transferSyntaxes.contains($0) }
-        #expect(association.context(for: WellKnownUID.verification)?.transferSyntax == expected)
-        #expect(association.maximumPDVDataLength == 16372, "storescp announces 16384, as DCMTK's log says Max Send PDV 16372")
-        #expect(try await association.echo() == .success)
-        #expect(try await association.echo() == .success)
-        try await association.release()
     }
 
     @Test func echoAgainstPynetdicom() async throws {
         let peer = try PeerProcess(try pythonPath(), ["-m", "pynetdicom", "echoscp", "{port}"])
         defer { peer.stop() }
-        let association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
-                                                              configuration: RequestorConfiguration(), group: testGroup)
-        #expect(association.accepted.header.userInformation.implementationVersionName?.hasPrefix("PYNETDICOM") == true)
-        #expect(try await association.echo() == .success)
-        try await association.release()
+        try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
+                                                       configuration: RequestorConfiguration(), group: testGroup) { association in
+            #expect(association.accepted.header.userInformation.implementationVersionName?.hasPrefix("PYNETDICOM") == true)
+            #expect(try await association.echo() == .success)
+            try await association.release()
+        }
     }
 
     @Test func refusedConnectionIsSaidSo() async throws {
         let port = try freePort()
         await #expect(throws: AssociationFailure.self) {
-            _ = try await AssociationRequestor.open(host: "127.0.0.1", port: port, contexts: verificationContexts(),
-                                                    configuration: RequestorConfiguration(), group: testGroup)
+            try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: port, contexts: verificationContexts(),
+                                                           configuration: RequestorConfiguration(), group: testGroup) { _ in }
         }
     }
 
@@ -77,8 +77,8 @@ import Testing
         var configuration = RequestorConfiguration()
         configuration.calledAETitle = "WRONG"
         do {
-            _ = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
-                                                    configuration: configuration, group: testGroup)
+            try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
+                                                           configuration: configuration, group: testGroup) { _ in }
             Issue.record("associated with a wrong called AE title")
         } catch let failure as AssociationFailure {
             guard case .rejected(let rj) = failure else { Issue.record("\(failure)"); return }
@@ -87,10 +87,11 @@ import Testing
         }
         // The right one associates and echoes.
         configuration.calledAETitle = "ARCHIVE"
-        let association = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
-                                                              configuration: configuration, group: testGroup)
-        #expect(try await association.echo() == .success)
-        try await association.release()
+        try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
+                                                       configuration: configuration, group: testGroup) { association in
+            #expect(try await association.echo() == .success)
+            try await association.release()
+        }
     }
 }
 
@@ -109,8 +110,8 @@ import Testing
         configuration.acseTimeout = .seconds(1)
         let contexts = PresentationNegotiation.propose([WellKnownUID.verification], transferSyntaxes: ["1.2.840.10008.1.2"])
         do {
-            _ = try await AssociationRequestor.open(host: "127.0.0.1", port: peer.port, contexts: contexts,
-                                                    configuration: configuration, group: testGroup)
+            try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: peer.port, contexts: contexts,
+                                                           configuration: configuration, group: testGroup) { _ in }
             Issue.record("associated with a peer that never answers")
         } catch let failure as AssociationFailure {
             #expect(failure == .timedOut("A-ASSOCIATE response"), "\(failure)")

@@ -107,8 +107,8 @@ let dcmtkDictionary: DataDictionary = {
 
 /// Compares our reading of a file with dcmdump's. Returns nil when dcmdump itself cannot
 /// read the file (then ours only has to fail cleanly or succeed).
-func compareWithDcmdump(_ path: String) throws -> [String]? {
-    let dcmdump = try run("dcmdump", ["-q", "-Un", "+L", path], allowFailure: true)
+func compareWithDcmdump(_ path: String) async throws -> [String]? {
+    let dcmdump = try await run("dcmdump", ["-q", "-Un", "+L", path], allowFailure: true)
     var options = DataSetParser.Options()
     options.dictionary = dcmtkDictionary
     if dcmdump.status != 0 || dcmdump.stderr.contains("E: ") {
@@ -126,12 +126,12 @@ func compareWithDcmdump(_ path: String) throws -> [String]? {
 }
 
 @Suite struct ReaderAgainstDcmdump {
-    @Test func pydicomsTestFilesReadAsDcmdumpReadsThem() throws {
+    @Test func pydicomsTestFilesReadAsDcmdumpReadsThem() async throws {
         let files = try PydicomData.files("test_files") + PydicomData.files("charset_files")
         #expect(files.count > 90)
         var compared = 0
         for path in files {
-            guard let differences = try compareWithDcmdump(path) else { continue }
+            guard let differences = try await compareWithDcmdump(path) else { continue }
             compared += 1
             let same = differences.isEmpty
             #expect(same, "\((path as NSString).lastPathComponent):\n\(differences.prefix(5).joined(separator: "\n"))")
@@ -140,18 +140,18 @@ func compareWithDcmdump(_ path: String) throws -> [String]? {
     }
 
     @Test(arguments: ["+te", "+ti", "+tb", "+td", "+te -e", "+tb -e", "+ti +g", "+te -u"])
-    func dcmtkWrittenFilesInEverySyntax(_ options: String) throws {
+    func dcmtkWrittenFilesInEverySyntax(_ options: String) async throws {
         let directory = try temporaryDirectory()
         let source = directory + "/source.dcm", converted = directory + "/converted.dcm"
-        try run("dump2dcm", ["+te", fixture("sample.dump"), source])
-        try run("dcmconv", options.split(separator: " ").map(String.init) + [source, converted])
-        let differences = try #require(try compareWithDcmdump(converted), "dcmdump cannot read what dcmconv wrote")
+        try await run("dump2dcm", ["+te", fixture("sample.dump"), source])
+        try await run("dcmconv", options.split(separator: " ").map(String.init) + [source, converted])
+        let differences = try #require(try await compareWithDcmdump(converted), "dcmdump cannot read what dcmconv wrote")
         let same = differences.isEmpty
         #expect(same, "\(differences.prefix(5).joined(separator: "\n"))")
         // And without meta information: the syntax is recognised from the data set.
         if !options.contains("+td") {
             let bare = directory + "/bare.dcm"
-            try run("dcmconv", ["-F"] + options.split(separator: " ").map(String.init) + [source, bare])
+            try await run("dcmconv", ["-F"] + options.split(separator: " ").map(String.init) + [source, bare])
             let file = try DICOMFile.read(path: bare)
             #expect(file.meta.isEmpty)
             #expect(file.dataSet.string(.patientID) == "PAT-001")

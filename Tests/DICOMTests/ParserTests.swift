@@ -222,7 +222,7 @@ import Testing
         }
     }
 
-    @Test func badVRBytes() throws {
+    @Test func badVRBytes() async throws {
         let bytes = explicitElement(0x0010, 0x0020, "l?", length: 4, long: false) + Array("ABCD".utf8)
         do {
             _ = try DataSetReader.read(bytes, transferSyntax: .explicitVRLittleEndian)
@@ -232,7 +232,7 @@ import Testing
         }
         // pydicom's badVR.dcm (an unknown upper-case VR) reads as dcmdump reads it.
         let path = try PydicomData.files("test_files").first { $0.hasSuffix("/badVR.dcm") }!
-        let differences = try #require(try compareWithDcmdump(path), "dcmdump reads badVR.dcm")
+        let differences = try #require(try await compareWithDcmdump(path), "dcmdump reads badVR.dcm")
         let same = differences.isEmpty
         #expect(same, "\(differences.prefix(3).joined(separator: "\n"))")
     }

@@ -3,37 +3,46 @@ import Testing
 @testable import DICOM
 
 /// Runs a program of a real peer (DCMTK, python) and returns its standard output.
-/// A missing program fails the test: .ci/run installs them.
+/// A missing program fails the test: .ci/run installs them. Waits without holding a thread
+/// of the cooperative pool (the network tests running beside need those).
 @discardableResult
-func run(_ program: String, _ arguments: [String], allowFailure: Bool = false) throws -> (status: Int32, stdout: String, stderr: String) {
+func run(_ program: String, _ arguments: [String], allowFailure: Bool = false) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let executable = try locate(program)
+    let base = NSTemporaryDirectory() + "run-\(UUID().uuidString)"
+    _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+    _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+    defer {
+        try? FileManager.default.removeItem(atPath: base + ".out")
+        try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
+    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.standardOutput = out
+    process.standardError = err
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do { try process.run() } catch { continuation.resume(throwing: error) }
+    }
+    try out.close()
+    try err.close()
+    let result = (status, String(decoding: FileManager.default.contents(atPath: base + ".out") ?? Data(), as: UTF8.self),
+                  String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self))
+    if !allowFailure && status != 0 {
+        throw PeerFailed(program: program, arguments: arguments, status: status, stderr: result.2)
+    }
+    return result
+}
+
+func locate(_ program: String) throws -> URL {
     let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
     guard let executable = path.map({ URL(fileURLWithPath: "\($0)/\(program)") })
         .first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
         throw PeerMissing(program: program)
     }
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes fully before waiting, so a chatty program cannot block.
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    let result = (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-    if !allowFailure && process.terminationStatus != 0 {
-        throw PeerFailed(program: program, arguments: arguments, status: process.terminationStatus, stderr: result.2)
-    }
-    return result
+    return executable
 }
 
 struct PeerMissing: Error, CustomStringConvertible {
@@ -60,10 +69,17 @@ func temporaryDirectory(_ name: String = #function) throws -> String {
 /// pydicom's test files: DICOM written by many implementations (pip install pydicom).
 enum PydicomData {
     static let directory: String? = {
-        guard let result = try? run("python3", ["-c", "import pydicom, os; print(os.path.join(os.path.dirname(pydicom.__file__), 'data'))"]) else {
-            return nil
-        }
-        let path = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Once, briefly, at first use: a blocking run is acceptable here.
+        guard let python = try? locate("python3") else { return nil }
+        let process = Process()
+        process.executableURL = python
+        process.arguments = ["-c", "import pydicom, os; print(os.path.join(os.path.dirname(pydicom.__file__), 'data'))"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return FileManager.default.fileExists(atPath: path + "/test_files") ? path : nil
     }()
 

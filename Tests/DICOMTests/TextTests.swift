@@ -5,11 +5,11 @@ import Testing
 @Suite struct DumpFormatTests {
     /// Our dump lines are dcmdump's lines, character for character, for elements both
     /// dictionaries name alike.
-    @Test func linesMatchDcmdumpExactly() throws {
+    @Test func linesMatchDcmdumpExactly() async throws {
         let directory = try temporaryDirectory()
         let path = directory + "/sample.dcm"
-        try run("dump2dcm", ["+te", fixture("sample.dump"), path])
-        let theirs = try run("dcmdump", ["-q", "-Un", path]).stdout.split(separator: "\n").map(String.init)
+        try await run("dump2dcm", ["+te", fixture("sample.dump"), path])
+        let theirs = try await run("dcmdump", ["-q", "-Un", path]).stdout.split(separator: "\n").map(String.init)
         let ours = DumpFormatter().lines(try DICOMFile.read(path: path).dataSet)
         var identical = 0
         for line in ours where !line.contains("(fffe,") && !line.contains(" SQ ") {
@@ -37,12 +37,12 @@ import Testing
 
 @Suite struct DumpParserTests {
     /// dcmdump's text of a file, read by our dump parser, is the data set we read from the file.
-    @Test func dcmdumpTextOfPydicomsFilesParsesToTheSameDataSet() throws {
+    @Test func dcmdumpTextOfPydicomsFilesParsesToTheSameDataSet() async throws {
         var compared = 0
         let files = try PydicomData.files("test_files")
         for path in files {
             let name = (path as NSString).lastPathComponent
-            let dump = try run("dcmdump", ["-q", "-Un", "+L", path], allowFailure: true)
+            let dump = try await run("dcmdump", ["-q", "-Un", "+L", path], allowFailure: true)
             guard dump.status == 0, !dump.stderr.contains("E: ") else { continue }
             guard let file = try? DICOMFile.read(path: path, options: dcmtkOptions) else { continue }
             // Values with line breaks, which the one-line format cannot carry, and files
@@ -76,11 +76,11 @@ import Testing
         return options
     }
 
-    @Test func dump2dcmReadsWhatWeParse() throws {
+    @Test func dump2dcmReadsWhatWeParse() async throws {
         // The sample dump, parsed by us and written, equals what dump2dcm makes of it.
         let directory = try temporaryDirectory()
         let theirs = directory + "/theirs.dcm"
-        try run("dump2dcm", ["+te", fixture("sample.dump"), theirs])
+        try await run("dump2dcm", ["+te", fixture("sample.dump"), theirs])
         let text = try String(contentsOfFile: fixture("sample.dump"), encoding: .utf8)
         let parsed = try DumpParser.parse(text, source: "sample.dump")
         var options = DICOMFile.WriteOptions()
@@ -224,15 +224,15 @@ import Testing
 }
 
 @Suite struct QueryFileTests {
-    @Test func dicomFilesBareDataSetsAndDumpText() throws {
+    @Test func dicomFilesBareDataSetsAndDumpText() async throws {
         let directory = try temporaryDirectory()
         let dump = directory + "/q.txt"
         try "(0008,0052) CS [PATIENT]     # QueryRetrieveLevel\n(0010,0020) LO [PAT001]      # PatientID\n"
             .write(toFile: dump, atomically: true, encoding: .utf8)
         let part10 = directory + "/q.dcm", bare = directory + "/q-bare.dcm", implicitBare = directory + "/q-implicit.dcm"
-        try run("dump2dcm", [dump, part10])
-        try run("dump2dcm", ["-F", "+te", dump, bare])
-        try run("dump2dcm", ["-F", "+ti", dump, implicitBare])
+        try await run("dump2dcm", [dump, part10])
+        try await run("dump2dcm", ["-F", "+te", dump, bare])
+        try await run("dump2dcm", ["-F", "+ti", dump, implicitBare])
         for path in [dump, part10, bare, implicitBare] {
             let query = try QueryFile.load(path: path)
             #expect(query.string(.queryRetrieveLevel) == "PATIENT", "\(path)")
@@ -274,7 +274,7 @@ import Testing
 
 @Suite struct CharacterSetTests {
     /// Person names decoded as pydicom decodes them, for every character set file it ships.
-    @Test func personNamesDecodeAsPydicomDecodesThem() throws {
+    @Test func personNamesDecodeAsPydicomDecodesThem() async throws {
         let files = try PydicomData.files("charset_files")
         let script = """
         import sys, pydicom
@@ -283,7 +283,7 @@ import Testing
             ds.decode()
             print(path + "\\t" + str(ds.get("PatientName", "")).replace("\\n", " "))
         """
-        let output = try run("python3", ["-c", script] + files).stdout
+        let output = try await run("python3", ["-c", script] + files).stdout
         var compared = 0
         for line in output.split(separator: "\n") {
             let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)

@@ -42,9 +42,9 @@ import Testing
 
     /// Inputs: the sample data set (every VR, nested sequences, private tags, UTF-8) and a few
     /// of pydicom's uncompressed files from other writers.
-    static func inputs(_ directory: String) throws -> [String] {
+    static func inputs(_ directory: String) async throws -> [String] {
         let sample = directory + "/sample.dcm"
-        try run("dump2dcm", ["+te", fixture("sample.dump"), sample])
+        try await run("dump2dcm", ["+te", fixture("sample.dump"), sample])
         let pydicom = try PydicomData.files("test_files").filter {
             ["CT_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "rtplan.dcm", "test-SR.dcm",
              "nested_priv_SQ.dcm", "image_dfl.dcm", "rtdose.dcm", "waveform_ecg.dcm", "priv_SQ.dcm",
@@ -55,15 +55,15 @@ import Testing
     }
 
     @Test(arguments: cases)
-    func dataSetBytesMatchDcmconv(_ flagText: String) throws {
+    func dataSetBytesMatchDcmconv(_ flagText: String) async throws {
         let flags = flagText.split(separator: " ").map(String.init)
         let directory = try temporaryDirectory()
         let (syntax, encoding) = Self.options(flags)
-        for input in try Self.inputs(directory) {
+        for input in try await Self.inputs(directory) {
             let name = (input as NSString).lastPathComponent
             let golden = directory + "/golden-" + name
             // -p: no padding, movescu's default (dcmconv keeps existing padding otherwise).
-            try run("dcmconv", ["-F", "-p"] + flags + [input, golden])
+            try await run("dcmconv", ["-F", "-p"] + flags + [input, golden])
             var options = DICOMFile.WriteOptions()
             options.fileFormat = false
             options.transferSyntax = syntax
@@ -79,11 +79,11 @@ import Testing
     }
 
     @Test(arguments: ["+te", "+ti", "+tb", "+td", "+te -e +g", "+tb -u"])
-    func filesWeWriteReadBackInDcmdumpWithTheSameContent(_ flagText: String) throws {
+    func filesWeWriteReadBackInDcmdumpWithTheSameContent(_ flagText: String) async throws {
         let flags = flagText.split(separator: " ").map(String.init)
         let directory = try temporaryDirectory()
         let (syntax, encoding) = Self.options(flags)
-        for input in try Self.inputs(directory) {
+        for input in try await Self.inputs(directory) {
             let name = (input as NSString).lastPathComponent
             // In implicit VR a private sequence becomes unknown bytes to any reader: dcmconv's
             // +ti output of this file reads back the same way (the golden-bytes test covers it).
@@ -95,8 +95,8 @@ import Testing
             let original = try DICOMFile.read(path: input, options: readOptions)
             try original.write(to: output, options: options)
             // dcmdump reads our file; its view equals its view of the input.
-            let theirs = DumpLine.parse(try run("dcmdump", ["-q", "-Un", "+L", output]).stdout)
-            let reference = DumpLine.parse(try run("dcmdump", ["-q", "-Un", "+L", input]).stdout)
+            let theirs = DumpLine.parse(try await run("dcmdump", ["-q", "-Un", "+L", output]).stdout)
+            let reference = DumpLine.parse(try await run("dcmdump", ["-q", "-Un", "+L", input]).stdout)
             let differences = dumpDifferences(ours: comparable(theirs, flags), theirs: comparable(reference, flags))
             let same = differences.isEmpty
             #expect(same, "\(name) \(flagText):\n\(differences.prefix(3).joined(separator: "\n"))")
@@ -135,17 +135,17 @@ import Testing
         }
     }
 
-    @Test func paddingAlignsFileAndItems() throws {
+    @Test func paddingAlignsFileAndItems() async throws {
         let directory = try temporaryDirectory()
         for (file, item) in [(1024, 16), (512, 0), (0, 8), (300, 30)] {
-            let input = try Self.inputs(directory)[0]
+            let input = try await Self.inputs(directory)[0]
             var options = DICOMFile.WriteOptions()
             options.encoding.padding = .init(file: file, item: item)
             let output = directory + "/padded-\(file)-\(item).dcm"
             try DICOMFile.read(path: input).write(to: output, options: options)
             let bytes = try readBytes(output)
             if file > 0 { #expect(bytes.count % file == 0, "file of \(bytes.count) bytes is not a multiple of \(file)") }
-            let dump = try run("dcmdump", ["-q", "+L", output]).stdout
+            let dump = try await run("dcmdump", ["-q", "+L", output]).stdout
             #expect(dump.contains("\n(fffc,fffc) OB") == (file > 0), "top-level padding only with a file alignment")
             // Every item of explicit length is a multiple of the item padding.
             if item > 0 {
@@ -163,7 +163,7 @@ import Testing
 @Suite struct BitPreservingTests {
     /// +B keeps every byte of the data set, whatever its oddities (undefined lengths, odd
     /// lengths, deflate, big endian), and dcmdump reads the result as it reads the original.
-    @Test func dataSetBytesAreKeptExactly() throws {
+    @Test func dataSetBytesAreKeptExactly() async throws {
         let names = ["MR_small_bigendian.dcm", "image_dfl.dcm", "UN_sequence.dcm", "SC_rgb_small_odd.dcm", "JPEG2000.dcm", "rtplan.dcm"]
         let files = try PydicomData.files("test_files").filter { names.contains(($0 as NSString).lastPathComponent) }
         #expect(files.count == names.count)
@@ -178,8 +178,8 @@ import Testing
             #expect(Array(file.suffix(bytes.count)) == bytes)
             let output = directory + "/" + (path as NSString).lastPathComponent
             try writeBytes(file, output)
-            let theirs = DumpLine.parse(try run("dcmdump", ["-q", "-Un", "+L", output]).stdout)
-            let reference = DumpLine.parse(try run("dcmdump", ["-q", "-Un", "+L", path]).stdout)
+            let theirs = DumpLine.parse(try await run("dcmdump", ["-q", "-Un", "+L", output]).stdout)
+            let reference = DumpLine.parse(try await run("dcmdump", ["-q", "-Un", "+L", path]).stdout)
             #expect(theirs == reference, "\((path as NSString).lastPathComponent)")
             #expect(try DICOMFile.read(bytes: file).dataSet == original.dataSet)
             // -F: the bytes alone.

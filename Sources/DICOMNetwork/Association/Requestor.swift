@@ -4,50 +4,6 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Why an association could not be used.
-public enum AssociationFailure: Error, Equatable, Sendable, CustomStringConvertible {
-    /// TCP connect failed (refused, unreachable, timed out).
-    case connectFailed(String)
-    case rejected(AssociateRJ)
-    case aborted(String)
-    /// No answer within the ACSE timeout (-ta) or DIMSE timeout (-td).
-    case timedOut(String)
-    case protocolError(String)
-
-    public var description: String {
-        switch self {
-        case .connectFailed(let why): return "TCP connection failed: \(why)"
-        case .rejected(let rj): return "association rejected: \(rj.resultText), \(rj.sourceText), \(rj.reasonText)"
-        case .aborted(let why): return "association aborted: \(why)"
-        case .timedOut(let what): return "timed out waiting for \(what)"
-        case .protocolError(let why): return "protocol error: \(why)"
-        }
-    }
-}
-
-/// Set once by a timer on the event loop, read by the waiting task.
-final class TimeoutFlag: Sendable {
-    private let value = Mutex(false)
-    func set() { value.withLock { $0 = true } }
-    var isSet: Bool { value.withLock { $0 } }
-}
-
-/// Hands indications from the channel to an async stream.
-final class IndicationBridge: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ULIndicationEvent
-    let continuation: AsyncStream<ULIndicationEvent>.Continuation
-
-    init(_ continuation: AsyncStream<ULIndicationEvent>.Continuation) { self.continuation = continuation }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        continuation.yield(unwrapInboundIn(data))
-    }
-    func channelInactive(context: ChannelHandlerContext) {
-        continuation.finish()
-        context.fireChannelInactive()
-    }
-}
-
 /// The settings of an association we request.
 public struct RequestorConfiguration: Sendable {
     public var callingAETitle = "MOVESCU"
@@ -65,61 +21,81 @@ public struct RequestorConfiguration: Sendable {
 
 /// An association this side requested, used from async code.
 public final class AssociationRequestor: @unchecked Sendable {
-    public let channel: Channel
+    public var channel: Channel { connection.channel }
     public let accepted: AssociateAC
     public let agreed: [PresentationNegotiation.Agreed]
     /// Data bytes per PDV the peer accepts.
-    public let maximumPDVDataLength: Int
-    private let configuration: RequestorConfiguration
-    private var iterator: AsyncStream<ULIndicationEvent>.AsyncIterator
-    private var assembler = MessageAssembler()
+    public var maximumPDVDataLength: Int { connection.maximumPDVDataLength }
+    private let connection: DIMSEConnection
     private var nextMessageID: UInt16 = 1
+    /// Released or aborted.
+    private(set) var ended = false
 
-    private init(channel: Channel, accepted: AssociateAC, proposed: [ProposedPresentationContext],
-                 configuration: RequestorConfiguration, iterator: AsyncStream<ULIndicationEvent>.AsyncIterator) {
-        self.channel = channel
+    private init(connection: DIMSEConnection, accepted: AssociateAC, proposed: [ProposedPresentationContext]) {
+        self.connection = connection
         self.accepted = accepted
         self.agreed = PresentationNegotiation.agreed(proposed: proposed, accepted: accepted.presentationContexts)
-        self.maximumPDVDataLength = PDataFragmenter.maximumPDVDataLength(peerMaximumLength: accepted.header.userInformation.maximumLength ?? 0)
-        self.configuration = configuration
-        self.iterator = iterator
+        connection.maximumPDVDataLength = PDataFragmenter.maximumPDVDataLength(peerMaximumLength: accepted.header.userInformation.maximumLength ?? 0)
+        connection.contextIDs = Set(agreed.map(\.id))
     }
 
-    /// Connects, proposes the contexts, and waits for the answer.
-    public static func open(host: String, port: Int, contexts: [ProposedPresentationContext],
-                            configuration: RequestorConfiguration, group: EventLoopGroup,
-                            logger: Logger = Logger(label: "dicom.requestor")) async throws -> AssociationRequestor {
-        let (stream, continuation) = AsyncStream<ULIndicationEvent>.makeStream()
+    /// Connects, proposes the contexts, waits for the answer, and runs `body` on the
+    /// association. `body` should release or abort it; if it does neither, or throws, the
+    /// association is aborted. The connection is closed when this returns.
+    public static func withAssociation<Result: Sendable>(
+        host: String, port: Int, contexts: [ProposedPresentationContext],
+        configuration: RequestorConfiguration, group: EventLoopGroup,
+        logger: Logger = Logger(label: "dicom.requestor"),
+        _ body: (AssociationRequestor) async throws -> Result
+    ) async throws -> Result {
         var bootstrap = ClientBootstrap(group: group)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
+        if let timeout = configuration.connectTimeout { bootstrap = bootstrap.connectTimeout(timeout) }
+        let asyncChannel: NIOAsyncChannel<ULIndicationEvent, ULRequest>
+        do {
+            asyncChannel = try await bootstrap.connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
                         MessageToByteHandler(PDUEncoder()),
                         AssociationHandler(role: .requestor, artimTimeout: configuration.acseTimeout, logger: logger),
-                        IndicationBridge(continuation),
                     ])
+                    return try NIOAsyncChannel<ULIndicationEvent, ULRequest>(wrappingChannelSynchronously: channel)
                 }
             }
-        if let timeout = configuration.connectTimeout { bootstrap = bootstrap.connectTimeout(timeout) }
-        let channel: Channel
-        do {
-            channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
             throw AssociationFailure.connectFailed("\(error)")
         }
+        return try await asyncChannel.executeThenClose { inbound, _ in
+            let channel = asyncChannel.channel
+            let connection = DIMSEConnection(channel: channel, iterator: inbound.makeAsyncIterator(),
+                                             acseTimeout: configuration.acseTimeout, dimseTimeout: configuration.dimseTimeout)
+            let association = try await negotiate(connection, contexts: contexts, configuration: configuration)
+            do {
+                let result = try await body(association)
+                if !association.ended { association.abort() }
+                return result
+            } catch {
+                if !association.ended { association.abort() }
+                throw error
+            }
+        }
+    }
+
+    private static func negotiate(_ connection: DIMSEConnection, contexts: [ProposedPresentationContext],
+                                  configuration: RequestorConfiguration) async throws -> AssociationRequestor {
         var header = AssociateHeader(calledAETitle: configuration.calledAETitle, callingAETitle: configuration.callingAETitle)
         header.userInformation.maximumLength = configuration.maximumPDULength
         header.userInformation.implementationClassUID = Implementation.classUID
         header.userInformation.implementationVersionName = Implementation.versionName
         let rq = AssociateRQ(header: header, presentationContexts: contexts)
-        try await channel.writeAndFlush(ULRequest.associate(rq))
-        var iterator = stream.makeAsyncIterator()
-        let answer = try await next(&iterator, channel: channel, timeout: configuration.acseTimeout, what: "A-ASSOCIATE response")
+        try await connection.channel.writeAndFlush(ULRequest.associate(rq))
+        guard let answer = try await connection.nextIndication(timeout: configuration.acseTimeout, what: "A-ASSOCIATE response") else {
+            throw AssociationFailure.aborted("the connection closed while waiting for the A-ASSOCIATE response")
+        }
         switch answer {
         case .associateAccepted(let ac):
-            return AssociationRequestor(channel: channel, accepted: ac, proposed: contexts, configuration: configuration, iterator: iterator)
+            return AssociationRequestor(connection: connection, accepted: ac, proposed: contexts)
         case .associateRejected(let rj):
             throw AssociationFailure.rejected(rj)
         case .aborted(let abort):
@@ -127,29 +103,9 @@ public final class AssociationRequestor: @unchecked Sendable {
         case .providerAborted(let why):
             throw AssociationFailure.aborted(why)
         default:
-            channel.close(promise: nil)
+            connection.abort()
             throw AssociationFailure.protocolError("unexpected \(answer) while waiting for the A-ASSOCIATE response")
         }
-    }
-
-    /// The next indication, or a timeout (which aborts the association and is reported as
-    /// a timeout, not as the abort it causes).
-    private static func next(_ iterator: inout AsyncStream<ULIndicationEvent>.AsyncIterator, channel: Channel,
-                             timeout: TimeAmount?, what: String) async throws -> ULIndicationEvent {
-        let fired = TimeoutFlag()
-        let timer = timeout.map { t in
-            channel.eventLoop.scheduleTask(in: t) {
-                fired.set()
-                channel.writeAndFlush(ULRequest.abort, promise: nil)
-            }
-        }
-        defer { timer?.cancel() }
-        let event = await iterator.next()
-        if fired.isSet { throw AssociationFailure.timedOut(what) }
-        guard let event else {
-            throw AssociationFailure.aborted("the connection closed while waiting for \(what)")
-        }
-        return event
     }
 
     public func makeMessageID() -> UInt16 {
@@ -164,49 +120,23 @@ public final class AssociationRequestor: @unchecked Sendable {
 
     /// Sends a message (and its data set, already encoded in the context's syntax).
     public func send(_ message: DIMSEMessage, dataSet: [UInt8]? = nil, contextID: UInt8) async throws {
-        for pdu in PDataFragmenter.pdus(contextID: contextID, command: message.commandSet(), dataSet: dataSet,
-                                        maximumPDVDataLength: maximumPDVDataLength) {
-            try await channel.writeAndFlush(ULRequest.data(pdu))
+        try await connection.send(message, dataSet: dataSet, contextID: contextID)
+    }
+
+    /// The next command or data fragment as it arrives, within the DIMSE timeout.
+    public func nextEvent() async throws -> AssociationEvent {
+        guard let event = try await connection.nextEvent() else {
+            throw AssociationFailure.protocolError("the peer asked to release while a response was due")
         }
+        return event
     }
 
     /// The next complete message with its data set, within the DIMSE timeout.
     public func receive() async throws -> (message: DIMSEMessage, contextID: UInt8, dataSet: [UInt8]?) {
-        var pending: (DIMSEMessage, UInt8)?
-        var data: [UInt8] = []
-        while true {
-            let event = try await AssociationRequestor.next(&iterator, channel: channel, timeout: configuration.dimseTimeout, what: "a DIMSE message")
-            switch event {
-            case .data(let pdu):
-                for pdv in pdu.values {
-                    let events: [MessageAssembler.Event]
-                    do {
-                        events = try assembler.receive(pdv)
-                    } catch {
-                        abort()
-                        throw AssociationFailure.protocolError("\(error)")
-                    }
-                    for e in events {
-                        switch e {
-                        case .command(let id, let message):
-                            if !message.hasDataSet { return (message, id, nil) }
-                            pending = (message, id)
-                        case .dataFragment(_, let bytes, let isLast):
-                            data += bytes
-                            if isLast, let (message, id) = pending { return (message, id, data) }
-                        }
-                    }
-                }
-            case .aborted(let abort):
-                throw AssociationFailure.aborted("the peer aborted (source \(abort.source), reason \(abort.reason))")
-            case .providerAborted(let why):
-                throw AssociationFailure.aborted(why)
-            case .releaseRequest:
-                throw AssociationFailure.protocolError("the peer asked to release while a response was due")
-            default:
-                throw AssociationFailure.protocolError("unexpected \(event)")
-            }
+        guard let message = try await connection.nextMessage() else {
+            throw AssociationFailure.protocolError("the peer asked to release while a response was due")
         }
+        return message
     }
 
     /// C-ECHO on the Verification context.
@@ -218,26 +148,46 @@ public final class AssociationRequestor: @unchecked Sendable {
         try await send(.echoRQ(CEchoRQ(messageID: id)), contextID: context.id)
         let (message, _, _) = try await receive()
         guard case .echoRSP(let rsp) = message, rsp.messageIDBeingRespondedTo == id else {
-            throw AssociationFailure.protocolError("expected C-ECHO-RSP to message \(id), got \(message)")
+            throw AssociationFailure.protocolError("expected C-ECHO-RSP to message \(id), got \(message.name)")
+        }
+        return rsp.status
+    }
+
+    /// C-STORE of one data set, already encoded in the transfer syntax agreed for its class.
+    public func store(sopClassUID: String, sopInstanceUID: String, dataSet: [UInt8], contextID: UInt8) async throws -> DIMSEStatus {
+        let id = makeMessageID()
+        try await send(.storeRQ(CStoreRQ(messageID: id, affectedSOPClassUID: sopClassUID, affectedSOPInstanceUID: sopInstanceUID)),
+                       dataSet: dataSet, contextID: contextID)
+        let (message, _, _) = try await receive()
+        guard case .storeRSP(let rsp) = message, rsp.messageIDBeingRespondedTo == id else {
+            throw AssociationFailure.protocolError("expected C-STORE-RSP to message \(id), got \(message.name)")
         }
         return rsp.status
     }
 
     /// A-RELEASE, waiting for the peer's A-RELEASE-RP.
     public func release() async throws {
+        ended = true
         try await channel.writeAndFlush(ULRequest.release)
         while true {
-            let event = try await AssociationRequestor.next(&iterator, channel: channel, timeout: configuration.acseTimeout, what: "A-RELEASE-RP")
+            guard let event = try await connection.nextIndication(timeout: connection.acseTimeout, what: "A-RELEASE-RP") else {
+                throw AssociationFailure.aborted("the connection closed while waiting for A-RELEASE-RP")
+            }
             switch event {
-            case .releaseConfirmed: return
-            case .data: continue  // late data after our release request (AR-6)
+            case .releaseConfirmed:
+                await connection.drain()
+                return
+            case .releaseRequest:
+                // Release collision (PS3.8 7.2.2): as requestor we answer, then get our answer.
+                try await channel.writeAndFlush(ULRequest.releaseResponse)
             case .aborted, .providerAborted: throw AssociationFailure.aborted("while releasing: \(event)")
-            default: continue
+            default: continue  // late data after our release request (AR-6), or a release collision
             }
         }
     }
 
     public func abort() {
-        channel.writeAndFlush(ULRequest.abort, promise: nil)
+        ended = true
+        connection.abort()
     }
 }
