@@ -140,6 +140,13 @@ final class RawClient {
         }
     }
 
+    /// Up to `count` bytes: what one read returns, waiting up to 10 s.
+    func read(count: Int) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? Array(buffer[0..<n]) : []
+    }
+
     /// Everything until the peer closes (or 10 s pass).
     func readToEnd() -> [UInt8] {
         var result: [UInt8] = []

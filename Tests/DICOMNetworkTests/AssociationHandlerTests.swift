@@ -99,7 +99,7 @@ import Testing
         try b.writeInbound(PDU.associateAC(ac))
         _ = try b.readInbound(as: ULIndicationEvent.self)
         try b.close().wait()
-        #expect(try b.readInbound(as: ULIndicationEvent.self) == .providerAborted("the connection closed"))
+        #expect(try b.readInbound(as: ULIndicationEvent.self) == .providerAborted("the peer closed the connection"))
     }
 
     @Test func requestsNotAllowedInTheStateFail() throws {

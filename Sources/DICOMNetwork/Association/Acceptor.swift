@@ -200,10 +200,16 @@ public final class AssociationAcceptor: Sendable {
                     return
                 }
                 guard let first else {
-                    report(id, "the connection closed before an A-ASSOCIATE-RQ", logger, observer)
+                    report(id, "the peer closed the connection before sending an A-ASSOCIATE-RQ", logger, observer)
                     return
                 }
-                guard case .associateRequest(let rq) = first else {
+                let rq: AssociateRQ
+                switch first {
+                case .associateRequest(let request): rq = request
+                case .providerAborted(let why):
+                    report(id, why, logger, observer)
+                    return
+                default:
                     report(id, "expected an A-ASSOCIATE-RQ, got \(first)", logger, observer)
                     return
                 }
@@ -216,7 +222,17 @@ public final class AssociationAcceptor: Sendable {
                     try? await child.channel.writeAndFlush(ULRequest.reject(rj))
                     await connection.drain()
                 case .accept(let ac):
-                    try await child.channel.writeAndFlush(ULRequest.accept(ac))
+                    do {
+                        try await child.channel.writeAndFlush(ULRequest.accept(ac))
+                    } catch {
+                        // The peer broke the protocol before our answer: say how.
+                        if case .providerAborted(let why)? = try? await connection.nextIndication(timeout: .seconds(1), what: "the reason") {
+                            report(id, why, logger, observer)
+                        } else {
+                            report(id, "\(error)", logger, observer)
+                        }
+                        return
+                    }
                     let association = AcceptedAssociation(id: id, request: rq, response: ac, peer: peer, connection: connection)
                     observer(.accepted(id: id, ac, agreed: association.agreed))
                     do {
@@ -239,12 +255,12 @@ public final class AssociationAcceptor: Sendable {
                 }
             }
         } catch {
-            report(id, "\(error)", logger, observer)
+            report(id, describeConnectionError(error), logger, observer)
         }
     }
 
     private static func report(_ id: Int, _ why: String, _ logger: Logger, _ observer: Observer) {
-        logger.warning("association \(id) ended: \(why)")
+        logger.warning("connection \(id) ended: \(why)")
         observer(.aborted(id: id, reason: why))
     }
 }

@@ -1,5 +1,10 @@
 import Logging
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What the local user asks of the upper layer (the service primitives of PS3.8 section 7).
 public enum ULRequest: Sendable {
@@ -98,14 +103,15 @@ public final class AssociationHandler: ChannelDuplexHandler, @unchecked Sendable
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Logged at debug: the user of the association reports how it ended, once.
         if let pduError = error as? PDUError {
             endReason = "the peer sent a bad PDU: \(pduError)"
-            logger.error("\(pduError)")
+            logger.debug("\(pduError)")
             run(.evt19, pdu: nil, context: context)
             return
         }
-        endReason = "connection error: \(error)"
-        logger.error("connection error: \(error)")
+        endReason = describeConnectionError(error)
+        logger.debug("connection error: \(error)")
         context.close(promise: nil)
     }
 
@@ -113,6 +119,12 @@ public final class AssociationHandler: ChannelDuplexHandler, @unchecked Sendable
         run(.evt17, pdu: nil, context: context)
         artim?.cancel()
         artim = nil
+        // Before an association exists the machine indicates nothing; the user still
+        // learns why the connection ended.
+        if !indicatedEnd, let endReason {
+            indicatedEnd = true
+            context.fireChannelRead(wrapInboundOut(.providerAborted(endReason)))
+        }
         context.fireChannelInactive()
     }
 
@@ -155,6 +167,9 @@ public final class AssociationHandler: ChannelDuplexHandler, @unchecked Sendable
                      promise: EventLoopPromise<Void>? = nil) {
         let transition = machine.handle(event, abortSource: abortSource)
         logger.trace("\(transition.from) \(transition.event) -> \(transition.action?.rawValue ?? "none") -> \(transition.to)")
+        if endReason == nil, event != .evt15, let pdu, transition.action == .aa1 || transition.action == .aa8 {
+            endReason = "the peer sent \(pdu.name), which the protocol does not allow in state \(transition.from)"
+        }
         guard transition.action != nil else {
             promise?.succeed(())
             return
@@ -207,7 +222,7 @@ public final class AssociationHandler: ChannelDuplexHandler, @unchecked Sendable
         case (.providerAbort, .abort(let a)?):
             event = .providerAborted("the peer's service provider aborted (reason \(a.reason))")
         case (.providerAbort, _):
-            event = .providerAborted(endReason ?? "the connection closed")
+            event = .providerAborted(endReason ?? "the peer closed the connection")
         default:
             return
         }
@@ -218,4 +233,17 @@ public final class AssociationHandler: ChannelDuplexHandler, @unchecked Sendable
         if case .aborted = event { indicatedEnd = true }
         context.fireChannelRead(wrapInboundOut(event))
     }
+}
+
+/// A connection error in words: the common errno values as what they mean for a DICOM peer.
+func describeConnectionError(_ error: Error) -> String {
+    if let io = error as? IOError {
+        switch io.errnoCode {
+        case ECONNRESET: return "the peer reset the connection"
+        case EPIPE: return "the peer closed the connection while we were sending"
+        case ETIMEDOUT: return "the connection timed out"
+        default: return "connection error: \(io)"
+        }
+    }
+    return "connection error: \(error)"
 }

@@ -16,6 +16,20 @@ public enum PDU: Equatable, Sendable {
         case releaseRQ = 0x05, releaseRP = 0x06, abort = 0x07
     }
 
+    /// The PDU's name as PS3.8 spells it.
+    public var name: String {
+        switch self {
+        case .associateRQ: return "A-ASSOCIATE-RQ"
+        case .associateAC: return "A-ASSOCIATE-AC"
+        case .associateRJ: return "A-ASSOCIATE-RJ"
+        case .pData: return "P-DATA-TF"
+        case .releaseRQ: return "A-RELEASE-RQ"
+        case .releaseRP: return "A-RELEASE-RP"
+        case .abort: return "A-ABORT"
+        case .unknown(let type, _): return "an unknown PDU of type 0x\(String(type, radix: 16, uppercase: true))"
+        }
+    }
+
     public var typeCode: UInt8 {
         switch self {
         case .associateRQ: return 0x01

@@ -1,0 +1,163 @@
+import DICOM
+import Foundation
+import NIOCore
+import Testing
+@testable import DICOMNetwork
+
+/// Peers that misbehave on purpose, against our acceptor. Each ends in an abort or a close
+/// with a reason that says what happened; nothing stays open; the acceptor keeps serving.
+@Suite(.serialized) struct HostilePeerTests {
+    func acceptor(_ record: AcceptorRecord) async throws -> AssociationAcceptor {
+        try await startTestAcceptor({
+            $0.acseTimeout = 1
+            $0.dimseTimeout = 1
+        }, record: record)
+    }
+
+    /// Our requestor echoes the acceptor: it still serves.
+    func expectStillServing(_ acceptor: AssociationAcceptor) async throws {
+        var configuration = RequestorConfiguration()
+        configuration.calledAETitle = "SWIFTSCP"
+        try await AssociationRequestor.withAssociation(
+            host: "127.0.0.1", port: acceptor.port,
+            contexts: PresentationNegotiation.propose([WellKnownUID.verification], transferSyntaxes: ["1.2.840.10008.1.2"]),
+            configuration: configuration, group: testGroup) { association in
+            #expect(try await association.echo() == .success)
+            try await association.release()
+        }
+    }
+
+    func expectNothingLeft(_ acceptor: AssociationAcceptor, _ record: AcceptorRecord, connections: Int) async {
+        #expect(await eventually { record.closedCount == connections }, "\(record.closedCount) of \(connections) connections closed")
+        #expect(acceptor.activeConnections == 0)
+        #expect(await eventually { socketsHeld(onLocalPort: acceptor.port) == 1 }, "only the listening socket is left")
+    }
+
+    @Test func aPDULengthOf4GBIsRefusedWithAnAbort() async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record)
+        let client = try RawClient(port: acceptor.port)
+        client.send([0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 64))
+        let answer = client.readToEnd()
+        client.close()
+        // A-ABORT (AA-1 before association: service-user source), then the close.
+        #expect(answer.prefix(2) == [0x07, 0x00] && answer.count == 10, "\(answer)")
+        await expectNothingLeft(acceptor, record, connections: 1)
+        #expect(record.abortReasons.count == 1)
+        #expect(record.abortReasons.first?.contains("4294967295") == true, "\(record.abortReasons)")
+        try await expectStillServing(acceptor)
+        await acceptor.stop()
+    }
+
+    @Test func garbageBytesAreRefused() async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            let client = try RawClient(port: acceptor.port)
+            // An unknown PDU type, then noise.
+            client.send([0x4C] + (0..<2000).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            _ = client.readToEnd()
+            client.close()
+        }
+        let http = try RawClient(port: acceptor.port)
+        http.send(Array("GET / HTTP/1.1\r\nHost: pacs\r\n\r\n".utf8))
+        _ = http.readToEnd()
+        http.close()
+        await expectNothingLeft(acceptor, record, connections: 6)
+        #expect(record.abortReasons.count == 6, "\(record.abortReasons)")
+        #expect(record.abortReasons.allSatisfy { !$0.isEmpty })
+        try await expectStillServing(acceptor)
+        await acceptor.stop()
+    }
+
+    @Test func aPeerThatStopsMidPDUIsDroppedByTheTimers() async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record)
+        // Before association: half an A-ASSOCIATE-RQ, then silence. ARTIM (1 s) ends it.
+        let early = try RawClient(port: acceptor.port)
+        early.send(Array(rawAssociateRQ().prefix(40)))
+        // While it hangs, others are served.
+        try await expectStillServing(acceptor)
+        let started = Date()
+        _ = early.readToEnd()
+        early.close()
+        #expect(Date().timeIntervalSince(started) < 5)
+
+        // After association: a P-DATA-TF header announcing 1000 bytes, 20 sent. -td (1 s) ends it.
+        let late = try RawClient(port: acceptor.port)
+        late.send(rawAssociateRQ())
+        late.send([0x04, 0x00, 0x00, 0x00, 0x03, 0xE8] + [UInt8](repeating: 0, count: 20))
+        let answer = late.readToEnd()
+        late.close()
+        #expect(answer.first == 0x02, "A-ASSOCIATE-AC first")
+        #expect(answer.suffix(10).first == 0x07, "then an A-ABORT: \(answer.suffix(10))")
+        await expectNothingLeft(acceptor, record, connections: 3)
+        let reasons = record.abortReasons
+        #expect(reasons.contains { $0.contains("ARTIM") }, "\(reasons)")
+        #expect(reasons.contains { $0.contains("timed out") }, "\(reasons)")
+        await acceptor.stop()
+    }
+
+    @Test func aPeerThatDisappearsMidTransferLeavesNothingStored() async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record)
+        let client = try RawClient(port: acceptor.port)
+        client.send(rawAssociateRQ())
+        #expect(client.read(count: 6).first == 0x02, "A-ASSOCIATE-AC")
+        let command = CStoreRQ(messageID: 1, affectedSOPClassUID: "1.2.840.10008.5.1.4.1.1.2", affectedSOPInstanceUID: "1.2.3.4.5").commandSet()
+        client.send(PDU.pData(PDataTF(values: [PresentationDataValue(contextID: 3, isCommand: true, isLast: true, data: command)])).encoded())
+        client.send(PDU.pData(PDataTF(values: [PresentationDataValue(contextID: 3, isCommand: false, isLast: false,
+                                                                      data: [UInt8](repeating: 0, count: 4000))])).encoded())
+        try await Task.sleep(for: .milliseconds(200))
+        client.reset()
+        await expectNothingLeft(acceptor, record, connections: 1)
+        #expect(record.stored.isEmpty)
+        #expect(record.abortReasons.count == 1)
+        #expect(record.abortReasons.first.map { $0.contains("closed") || $0.contains("reset") } == true, "\(record.abortReasons)")
+        try await expectStillServing(acceptor)
+        await acceptor.stop()
+    }
+
+    /// Data before our answer to the association request is a protocol error (AA-8).
+    @Test func dataBeforeTheAssociationIsAcceptedIsAnAbort() async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record)
+        let client = try RawClient(port: acceptor.port)
+        client.send(rawAssociateRQ() + PDU.pData(PDataTF(values: [PresentationDataValue(contextID: 1, isCommand: true, isLast: true,
+                                                                                          data: CEchoRQ(messageID: 1).commandSet())])).encoded())
+        _ = client.readToEnd()
+        client.close()
+        await expectNothingLeft(acceptor, record, connections: 1)
+        #expect(record.abortReasons.count == 1)
+        #expect(record.abortReasons.first?.contains("P-DATA-TF") == true, "\(record.abortReasons)")
+        await acceptor.stop()
+    }
+
+    @Test func twoHundredDroppedConnectionsLeakNothing() async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record)
+        try await expectStillServing(acceptor)
+        let memoryBefore = residentBytes()
+        for round in 0..<200 {
+            let client = try RawClient(port: acceptor.port)
+            switch round % 4 {
+            case 0: client.close()
+            case 1: client.reset()
+            case 2:
+                client.send(rawAssociateRQ())
+                client.close()
+            default:
+                client.send(Array(rawAssociateRQ().prefix(100)))
+                client.reset()
+            }
+        }
+        await expectNothingLeft(acceptor, record, connections: 201)
+        try await expectStillServing(acceptor)
+        let growth = residentBytes() - memoryBefore
+        // Generous: other tests run in this process at the same time. A leak of the
+        // per-connection pipeline (buffers of 16 KiB and more) would exceed it.
+        #expect(growth < 32 << 20, "resident memory grew by \(growth >> 20) MiB over 200 connections")
+        await acceptor.stop()
+    }
+}
