@@ -43,7 +43,16 @@ func dataSetLines(_ path: String) async throws -> [String] {
         if trimmed.hasPrefix("(fffc,fffc)") { return nil }
         // A sequence or item may be re-encoded with the other kind of length.
         let line = trimmed.components(separatedBy: " #").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        return line.replacingOccurrences(of: " with explicit length", with: "").replacingOccurrences(of: " with undefined length", with: "")
+        let normalized = line.replacingOccurrences(of: " with explicit length", with: "").replacingOccurrences(of: " with undefined length", with: "")
+        // Native pixel data read as OW (implicit VR) shows as little endian words; the bytes
+        // are the same as OB's.
+        if normalized.hasPrefix("(7fe0,0010) OW ") {
+            let words = normalized.dropFirst(15).split(separator: "\\")
+            if words.allSatisfy({ $0.count == 4 }) {
+                return "(7fe0,0010) OB " + words.map { "\($0.suffix(2))\\\($0.prefix(2))" }.joined(separator: "\\")
+            }
+        }
+        return normalized
     }
 }
 

@@ -87,6 +87,15 @@ let pynetdicomDIMSE = pynetdicomFixtures("encoded_dimse_msg")
 }
 
 @Suite struct PDataTests {
+    /// DCMTK aborts on an odd fragment ("Odd Fragment Length"): a deflated data set of odd
+    /// length goes out with one null byte of padding (PS3.5 A.5).
+    @Test func oddDataSetsArePaddedToEvenFragments() {
+        let pdus = PDataFragmenter.pdus(contextID: 1, command: [0, 0], dataSet: [UInt8](repeating: 7, count: 101), maximumPDVDataLength: 64)
+        let data = pdus.flatMap(\.values).filter { !$0.isCommand }
+        #expect(data.map(\.data.count) == [64, 38])
+        #expect(data.last?.data.last == 0)
+    }
+
     @Test func maximumPDVAsDCMTKComputesIt() {
         #expect(PDataFragmenter.maximumPDVDataLength(peerMaximumLength: 16384) == 16372)
         #expect(PDataFragmenter.maximumPDVDataLength(peerMaximumLength: 0) == 65536)

@@ -31,7 +31,7 @@ import Testing
             }
         } catch {
             peer.stop()
-            let log = String(decoding: peer.output.fileHandleForReading.availableData, as: UTF8.self)
+            let log = String(decoding: peer.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             Issue.record("\(error); storescp said: \(log)")
         }
     }
@@ -44,6 +44,62 @@ import Testing
             #expect(association.accepted.header.userInformation.implementationVersionName?.hasPrefix("PYNETDICOM") == true)
             #expect(try await association.echo() == .success)
             try await association.release()
+        }
+    }
+
+    /// Stores files of several classes under each -x proposal, to DCMTK's storescp and to
+    /// pynetdicom's storescp; what they write has the content dcmdump sees in the original.
+    @Test(arguments: PresentationNegotiation.Proposal.allCases)
+    func storeToDCMTKAndPynetdicom(_ proposal: PresentationNegotiation.Proposal) async throws {
+        let folder = try await mixedStorageFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let names = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "test-SR.dcm", "ExplVR_BigEnd.dcm"]
+        let files = try names.map { try DICOMFile.read(path: folder + "/" + $0) }
+        let classes = Array(Set(files.compactMap { $0.dataSet.string(.sopClassUID) })).sorted()
+        let contexts = PresentationNegotiation.propose(classes, transferSyntaxes: proposal.transferSyntaxes)
+        for peerName in ["storescp", "pynetdicom"] {
+            let output = folder + "/" + peerName
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let peer = peerName == "storescp"
+                ? try PeerProcess("/usr/bin/storescp", ["-d", "+xa", "-od", output, "{port}"])
+                : try PeerProcess(try pythonPath(), ["-m", "pynetdicom", "storescp", "-od", output, "{port}"])
+            defer { peer.stop() }
+            var configuration = RequestorConfiguration()
+            configuration.calledAETitle = "STORESCP"
+            do {
+              try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: peer.port, contexts: contexts,
+                                                           configuration: configuration, group: testGroup) { association in
+                for file in files {
+                    let sopClass = file.dataSet.string(.sopClassUID) ?? ""
+                    let context = try #require(association.context(for: sopClass), "\(peerName) accepted no context for \(sopClass)")
+                    let syntax = try #require(TransferSyntax(uid: context.transferSyntax))
+                    var dataSet = file.dataSet
+                    dataSet.removeAll { $0.tag.group == 0x0002 }
+                    let bytes = try DataSetWriter(transferSyntax: syntax).encode(dataSet)
+                    let status = try await association.store(sopClassUID: sopClass, sopInstanceUID: file.dataSet.string(.sopInstanceUID) ?? "",
+                                                             dataSet: bytes, contextID: context.id)
+                    #expect(status == .success, "\(peerName) under \(proposal.rawValue) in \(syntax.name)")
+                }
+                try await association.release()
+              }
+            } catch {
+                peer.stop()
+                let log = String(decoding: peer.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                Issue.record("\(peerName) under \(proposal.rawValue): \(error); it said \(log.split(separator: "\n").suffix(12).joined(separator: "\n"))")
+                continue
+            }
+            let written = try FileManager.default.contentsOfDirectory(atPath: output).sorted()
+            #expect(written.count == files.count, "\(peerName) wrote \(written)")
+            for (name, file) in zip(names, files) {
+                let uid = file.dataSet.string(.sopInstanceUID) ?? "?"
+                guard let stored = written.first(where: { $0.hasSuffix(uid) || $0.hasSuffix(uid + ".dcm") }) else {
+                    Issue.record("\(peerName) did not write \(name)")
+                    continue
+                }
+                let theirs = try await dataSetLines(output + "/" + stored)
+                let original = try await dataSetLines(folder + "/" + name)
+                #expect(!theirs.isEmpty && theirs == original, "\(name) via \(peerName) under \(proposal.rawValue): only theirs \(theirs.filter { !original.contains($0) }.prefix(3).map { $0.prefix(120) }), only original \(original.filter { !theirs.contains($0) }.prefix(3).map { $0.prefix(120) })")
+            }
         }
     }
 

@@ -22,7 +22,12 @@ public enum PDataFragmenter {
             } while start < bytes.count
         }
         cut(command, isCommand: true)
-        if let dataSet { cut(dataSet, isCommand: false) }
+        if var dataSet {
+            // Fragments are even (DCMTK refuses odd ones); only a deflated data set can be odd,
+            // and PS3.5 A.5 pads its bit stream with one null byte.
+            if dataSet.count % 2 == 1 { dataSet.append(0) }
+            cut(dataSet, isCommand: false)
+        }
         return result
     }
 }
