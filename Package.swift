@@ -22,7 +22,7 @@ let package = Package(
         // The DICOM core: tags, VRs, the data dictionary, data sets, codecs, Part 10 files,
         // query files, dump text and -k keys.
         .target(name: "DICOM", dependencies: ["CZlib"]),
-        // The upper layer: PDUs, the state machine, DIMSE, associations (issue 3; PDUs so far).
+        // The upper layer: PDUs, the state machine, negotiation, DIMSE, requestor and acceptor.
         .target(name: "DICOMNetwork", dependencies: [
             "DICOM",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -36,6 +36,6 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
-        ]),
+        ], resources: [.copy("Fixtures")]),
     ]
 )
