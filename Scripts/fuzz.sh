@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs a libFuzzer target over the DICOM core for a bounded time.
+# Runs a libFuzzer target for a bounded time.
 #   Scripts/fuzz.sh reader [seconds]   data set reader (Part 10 and bare data sets, every syntax)
 #   Scripts/fuzz.sh text [seconds]     dump-text and -k parsers
-# Crashers are copied to Tests/DICOMTests/Fixtures/crashers/, where a test replays them.
+#   Scripts/fuzz.sh pdu [seconds]      PDU decoder, state machine, acceptor policy, DIMSE reassembly
+# Crashers are copied to Tests/DICOMTests/Fixtures/crashers/ (reader, text) or
+# Tests/DICOMNetworkTests/Fixtures/crashers/ (pdu), where tests replay them.
 # Prints the executions run and the coverage reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,22 +13,48 @@ seconds=${2:-60}
 case "$which" in
   reader) target=0 ;;
   text) target=1 ;;
-  *) echo "usage: $0 reader|text [seconds]" >&2; exit 2 ;;
+  pdu) target=2 ;;
+  *) echo "usage: $0 reader|text|pdu [seconds]" >&2; exit 2 ;;
 esac
 
 work=fuzz-work/$which
-mkdir -p "$work/corpus" "$work/artifacts" Tests/DICOMTests/Fixtures/crashers
-binary=fuzz-work/fuzz-dicom
-if [ ! -x "$binary" ] || [ -n "$(find Sources/DICOM Fuzz -newer "$binary" -name '*.swift' | head -1)" ]; then
-  echo "building $binary ..."
-  swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzDICOM \
-    -I Sources/CZlib -lz \
-    $(find Sources/DICOM -name '*.swift') Fuzz/FuzzEntry.swift -o "$binary"
+crashers=Tests/DICOMTests/Fixtures/crashers
+[ "$which" = pdu ] && crashers=Tests/DICOMNetworkTests/Fixtures/crashers
+mkdir -p "$work/corpus" "$work/artifacts" "$crashers"
+if [ "$which" = pdu ]; then
+  # The pure parts of the network layer (no NIO), compiled into one module with the core:
+  # their "import DICOM" lines are dropped from copies.
+  binary=fuzz-work/fuzz-network
+  if [ ! -x "$binary" ] || [ -n "$(find Sources/DICOM Sources/DICOMNetwork Fuzz -newer "$binary" -name '*.swift' | head -1)" ]; then
+    echo "building $binary ..."
+    rm -rf fuzz-work/network-src && mkdir -p fuzz-work/network-src
+    for f in Sources/DICOMNetwork/PDU/*.swift Sources/DICOMNetwork/DIMSE/*.swift Sources/DICOMNetwork/Negotiation/*.swift \
+             Sources/DICOMNetwork/UpperLayer/*.swift Sources/DICOMNetwork/Association/AETitle.swift \
+             Sources/DICOMNetwork/Association/AcceptorPolicy.swift Sources/DICOMNetwork/FuzzTargets.swift; do
+      grep -v '^import DICOM$' "$f" > "fuzz-work/network-src/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzNetwork -D FUZZ_NETWORK \
+      -I Sources/CZlib -lz \
+      $(find Sources/DICOM -name '*.swift') fuzz-work/network-src/*.swift Fuzz/FuzzEntry.swift -o "$binary"
+  fi
+else
+  binary=fuzz-work/fuzz-dicom
+  if [ ! -x "$binary" ] || [ -n "$(find Sources/DICOM Fuzz -newer "$binary" -name '*.swift' | head -1)" ]; then
+    echo "building $binary ..."
+    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzDICOM \
+      -I Sources/CZlib -lz \
+      $(find Sources/DICOM -name '*.swift') Fuzz/FuzzEntry.swift -o "$binary"
+  fi
 fi
 
 # Seeds: pydicom's test files and our fixtures (reader), dump texts and keys (text).
 if [ -z "$(ls -A "$work/corpus")" ]; then
-  if [ "$which" = reader ]; then
+  if [ "$which" = pdu ]; then
+    # Every PDU of the golden captures, one seed per capture.
+    for f in Tests/DICOMNetworkTests/Fixtures/golden/*.txt; do
+      grep -E '^[0-9a-f]{2}( [0-9a-f]{2})*$' "$f" | xxd -r -p > "$work/corpus/$(basename "$f" .txt)"
+    done
+  elif [ "$which" = reader ]; then
     data=$(python3 -c 'import pydicom, os; print(os.path.join(os.path.dirname(pydicom.__file__), "data"))' 2>/dev/null || true)
     if [ -n "$data" ]; then
       find "$data/test_files" "$data/charset_files" -name '*.dcm' -size -64k -exec cp {} "$work/corpus/" \;
@@ -46,8 +74,8 @@ status=$?
 set -e
 for crash in "$work"/artifacts/*; do
   [ -e "$crash" ] || continue
-  cp "$crash" "Tests/DICOMTests/Fixtures/crashers/$which-$(basename "$crash")"
-  echo "kept crasher: Tests/DICOMTests/Fixtures/crashers/$which-$(basename "$crash")"
+  cp "$crash" "$crashers/$which-$(basename "$crash")"
+  echo "kept crasher: $crashers/$which-$(basename "$crash")"
 done
 grep -E '^#[0-9]+.*(DONE|pulse)' "$log" | tail -1
 grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$log" || true

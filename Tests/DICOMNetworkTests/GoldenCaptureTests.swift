@@ -123,3 +123,24 @@ func zeroingReservedContextBytes(_ rq: [UInt8]) -> [UInt8] {
         }
     }
 }
+
+@Suite struct PDUFuzzReplayTests {
+    /// The fuzz target's code on the golden captures (its seeds) and on every crasher that
+    /// Scripts/fuzz.sh pdu kept: each runs to its end.
+    @Test func seedsAndKeptCrashersRunClean() throws {
+        var inputs: [[UInt8]] = try GoldenCapture.names.map { try GoldenCapture($0).pdus.flatMap(\.bytes) }
+        if let folder = Bundle.module.path(forResource: "Fixtures/crashers", ofType: nil) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder) where !name.hasPrefix(".") {
+                inputs.append([UInt8](FileManager.default.contents(atPath: folder + "/" + name) ?? Data()))
+            }
+        }
+        #expect(inputs.count >= GoldenCapture.names.count)
+        for input in inputs {
+            NetworkFuzzTargets.pduStream(input)
+            // Truncated anywhere, it stops cleanly too.
+            for cut in stride(from: 0, to: input.count, by: max(1, input.count / 50)) {
+                NetworkFuzzTargets.pduStream(Array(input[..<cut]))
+            }
+        }
+    }
+}
