@@ -29,7 +29,17 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "movescu", dependencies: ["DICOM"]),
+        // The retrieve engine: C-MOVE requests, the storage SCP, events for the front ends.
+        .target(name: "Retrieve", dependencies: [
+            "DICOM", "DICOMNetwork",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "movescu", dependencies: [
+            "DICOM", "DICOMNetwork", "Retrieve",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DICOMNetworkTests", dependencies: [
             "DICOMNetwork",

@@ -1,24 +1,117 @@
 import DICOM
+import DICOMNetwork
+import Foundation
+import Retrieve
 
-// The command line arrives with the retrieve engine (issue 4). Until then this prints what
-// it is and checks the data dictionary setup, so the README's first command has something
-// real to run.
+// movescu: DCMTK 3.6.7's command line over the retrieve engine. Without a terminal, or with
+// --batch, it runs headless and prints its log as DCMTK does.
+
+let helpText = """
+movescu: retrieve DICOM objects with C-MOVE (swift-movescu)
+usage: movescu [options] peer port [query-file...]
+
+Each query file (DICOM file or dcmdump text) is one C-MOVE, sent in order on one
+association; -k keys change or add matching keys. With +P our own storage SCP receives
+the objects and writes them to -od as <modality prefix>.<SOP Instance UID>.
+
+general:      -h --help  --version  --arguments  -q --quiet  -v --verbose  -d --debug
+              -ll --log-level <fatal|error|warn|info|debug|trace>  -lc --log-config <file>
+              --batch (run without the console)  --json (events as JSON Lines on stdout)
+query:        -k --key <gggg,eeee=value | Keyword=value | Seq[0].Keyword=value>
+              -P --patient (default)  -S --study  -O --psonly
+AE titles:    -aet --aetitle <ours, MOVESCU>  -aec --call <peer's, ANY-SCP>
+              -aem --move <destination, MOVESCU>
+accepting:    +x= +xe +xb +xs +xy +xx +xv +xw +xt +xu +xm +xh +xn +xl +x2 +x3 +xo +x4 +x5
+              +xr +xd +xi +xa  (transfer syntax preference of our storage SCP)
+proposing:    -x= -xe -xb -xd -xi  (transfer syntaxes proposed to the peer)
+network:      --no-port (default) | +P --port <n>   -ac | +ac   -pi | -pr
+              -to --timeout <s>  -ta --acse-timeout <s, 30>  -td --dimse-timeout <s>
+              -pdu --max-pdu <4096..131072, 16384>  -dhl  --repeat <n>  --abort
+              --ignore  --cancel <n>  -up --uid-padding
+output:       -od --output-directory <dir, .>  -B | +B  +F | -F  +t= +te +tb +ti +td
+              +u | -u  +g= | +g | -g  +e | -e  -p | +p <file-pad> <item-pad>
+              +cl --compression-level <0..9, 6>
+
+Exit codes are DCMTK's (0 success, 1 syntax, 2 privileges, 40/45 output directory,
+60 network, 61 association, 66 no presentation context, 68 warning, 69 move failed),
+except that a move ending without a final response exits 69, not 0.
+"""
+
 let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.contains("--version") {
+let invocation: Invocation
+do {
+    invocation = try CommandLineParser.parse(arguments)
+} catch let error as UsageError {
+    FileHandle.standardError.write(Data("movescu: \(error.message)\n(movescu --help lists the options)\n".utf8))
+    exit(error.exitCode)
+}
+if invocation.printArguments {
+    print("expanded command line to \(arguments.count) arguments:")
+    for argument in arguments { print(argument) }
+}
+if invocation.showHelp {
+    print(helpText)
+    exit(0)
+}
+if invocation.showVersion {
     print("movescu (swift-movescu) \(Implementation.versionName), implementation class UID \(Implementation.classUID)")
-} else {
-    print("""
-    movescu: retrieve DICOM objects with C-MOVE, receiving them on its own storage SCP.
-    usage: movescu [options] peer port [query-file...]
+    exit(0)
+}
 
-    This build has the DICOM core (data dictionary, data sets, the four uncompressed
-    transfer syntaxes, Part 10 files, query files and -k keys). The network options of
-    DCMTK's movescu come with the retrieve engine.
-    """)
-    do {
-        let dictionary = try DataDictionary.loadingEnvironment()
-        print("data dictionary: \(dictionary.count) entries")
-    } catch {
-        print("movescu: \(error)")
+let frontEnd = BatchFrontEnd(level: invocation.level, json: invocation.json)
+var configuration = invocation.configuration
+
+// The data dictionary (DCMDICTPATH) before anything reads a query.
+do {
+    DataDictionary.active = try DataDictionary.loadingEnvironment()
+} catch {
+    frontEnd.log(.fatal, "\(error)")
+    exit(1)
+}
+
+// Queries.
+do {
+    if invocation.queryFiles.isEmpty {
+        configuration.identifiers = [try QueryFile.identifier(file: nil, keys: invocation.keys)]
+    } else {
+        configuration.identifiers = try invocation.queryFiles.map { try QueryFile.identifier(file: $0, keys: invocation.keys) }
     }
+} catch {
+    frontEnd.log(.fatal, "bad query: \(error)")
+    exit(1)
+}
+
+// Our storage SCP's port and output directory.
+if let port = configuration.listenPort, port < 1024, geteuid() != 0 {
+    frontEnd.log(.fatal, "cannot listen on port \(port): ports below 1024 need root privileges")
+    exit(2)
+}
+if configuration.listenPort != nil && !configuration.storage.ignore {
+    var isDirectory: ObjCBool = false
+    let directory = configuration.storage.outputDirectory
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        frontEnd.log(.fatal, "invalid output directory: \(directory) does not exist or is not a directory")
+        exit(45)
+    }
+    guard FileManager.default.isWritableFile(atPath: directory) else {
+        frontEnd.log(.fatal, "cannot write to output directory: \(directory)")
+        exit(40)
+    }
+}
+if invocation.accessControl {
+    frontEnd.log(.warn, "+ac: host access control (TCP wrappers) is not supported; all hosts are accepted")
+}
+
+let finalConfiguration = configuration
+let summary = await RetrieveEngine.run(finalConfiguration) { frontEnd.handle($0) }
+
+switch summary.outcome {
+case .success: exit(0)
+case .warning: exit(68)
+case .failed: exit(69)
+case .noFinalResponse: exit(69)
+case .associationRejected, .connectFailed: exit(61)
+case .noPresentationContext: exit(66)
+case .networkInitFailed: exit(60)
+case .releaseFailed: exit(67)
 }

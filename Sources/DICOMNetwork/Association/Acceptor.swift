@@ -9,7 +9,7 @@ import Synchronization
 public enum AcceptorEvent: Sendable {
     case connected(id: Int, peer: String)
     case requested(id: Int, AssociateRQ)
-    case accepted(id: Int, AssociateAC, agreed: [PresentationNegotiation.Agreed])
+    case accepted(id: Int, AssociateAC, agreed: [PresentationNegotiation.Agreed], maximumSendPDV: Int)
     case rejected(id: Int, AssociateRJ, reason: String)
     case released(id: Int)
     /// The association or connection ended abnormally; the text says how.
@@ -234,7 +234,7 @@ public final class AssociationAcceptor: Sendable {
                         return
                     }
                     let association = AcceptedAssociation(id: id, request: rq, response: ac, peer: peer, connection: connection)
-                    observer(.accepted(id: id, ac, agreed: association.agreed))
+                    observer(.accepted(id: id, ac, agreed: association.agreed, maximumSendPDV: association.maximumPDVDataLength))
                     do {
                         try await withTaskCancellationHandler {
                             try await service(association)

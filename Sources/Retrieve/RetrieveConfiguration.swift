@@ -1,0 +1,50 @@
+import DICOM
+import DICOMNetwork
+
+/// Everything a retrieve needs: the peer, the queries, how our storage SCP accepts and
+/// where and how it writes. The command line and the console both fill one of these.
+public struct RetrieveConfiguration: Sendable {
+    public var peerHost = "localhost"
+    public var peerPort = 104
+    public var callingAETitle = "MOVESCU"
+    public var calledAETitle = "ANY-SCP"
+    /// The move destination (-aem); ourselves unless a third party is named.
+    public var moveDestination = "MOVESCU"
+    public var model: QueryRetrieveModel = .patientRoot
+    /// One C-MOVE per identifier, in order.
+    public var identifiers: [DataSet] = []
+    /// The whole set of identifiers is run this many times (--repeat).
+    public var repeatCount = 1
+    /// Send C-CANCEL after this many responses to a move (--cancel).
+    public var cancelAfter: Int? = nil
+    /// Abort instead of releasing at the end (--abort).
+    public var abortAtEnd = false
+    public var proposal: PresentationNegotiation.Proposal = .uncompressed
+    public var maximumPDULength: UInt32 = 16384
+    public var connectTimeout: Double? = nil
+    public var acseTimeout: Double = 30
+    public var dimseTimeout: Double? = nil
+
+    /// Our storage SCP: nil means no port (a third-party move, or none at all).
+    public var listenPort: Int? = nil
+    public var listenHost = "0.0.0.0"
+    public var preference: PresentationNegotiation.Preference = .uncompressed
+    public var storage = StorageOptions()
+    /// After the final response, how long to wait for objects still on their way.
+    public var lateObjectWait: Double = 10
+
+    public init() {}
+}
+
+/// Where and how received objects are written.
+public struct StorageOptions: Sendable {
+    public var outputDirectory = "."
+    /// --ignore: receive, answer success, store nothing.
+    public var ignore = false
+    /// +B: the data set as received, behind new meta information.
+    public var bitPreserving = false
+    /// -up: silently correct space-padded UIDs in the command.
+    public var correctUIDPadding = false
+    public var write = DICOMFile.WriteOptions()
+    public init() {}
+}

@@ -1,0 +1,200 @@
+import DICOM
+import DICOMNetwork
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Runs a retrieve: our storage SCP (when a port is given), one association to the peer,
+/// one C-MOVE per identifier (the set repeated), then release or abort. Everything it does
+/// is reported as `RetrieveEvent`s; the summary says how it ended.
+public enum RetrieveEngine {
+    public static func run(_ configuration: RetrieveConfiguration, logger: Logger = Logger(label: "movescu"),
+                           emit: @escaping @Sendable (RetrieveEvent) -> Void) async -> RetrieveSummary {
+        let started = ContinuousClock.now
+        var summary = RetrieveSummary()
+        let group = MultiThreadedEventLoopGroup.singleton
+        let pool = NIOThreadPool.singleton
+        let scp = StorageSCP(options: configuration.storage, pool: pool, emit: emit)
+
+        // The storage SCP first: a move to ourselves needs it listening.
+        var acceptor: AssociationAcceptor?
+        if let port = configuration.listenPort {
+            var acceptorConfiguration = AcceptorConfiguration()
+            acceptorConfiguration.aeTitle = configuration.moveDestination
+            acceptorConfiguration.maximumPDULength = configuration.maximumPDULength
+            acceptorConfiguration.acseTimeout = configuration.acseTimeout
+            acceptorConfiguration.dimseTimeout = configuration.dimseTimeout
+            acceptorConfiguration.abstractSyntaxes = Set(UIDTable.storageSOPClasses.map(\.uid))
+            acceptorConfiguration.transferSyntaxPreference = configuration.preference.transferSyntaxes
+            do {
+                acceptor = try await AssociationAcceptor.start(
+                    host: configuration.listenHost, port: port, configuration: acceptorConfiguration, group: group,
+                    logger: logger, observer: { event in report(event, emit: emit) }, service: { try await scp.serve($0) })
+                emit(.listening(port: acceptor!.port))
+            } catch {
+                summary.outcome = .networkInitFailed("cannot listen on port \(port): \(error)")
+                emit(.error("cannot listen on port \(port): \(error)"))
+                emit(.finished(summary))
+                return summary
+            }
+        }
+
+        let contexts = [
+            ProposedPresentationContext(id: 1, abstractSyntax: configuration.model.findSOPClass, transferSyntaxes: configuration.proposal.transferSyntaxes),
+            ProposedPresentationContext(id: 3, abstractSyntax: configuration.model.moveSOPClass, transferSyntaxes: configuration.proposal.transferSyntaxes),
+        ]
+        var requestorConfiguration = RequestorConfiguration()
+        requestorConfiguration.callingAETitle = configuration.callingAETitle
+        requestorConfiguration.calledAETitle = configuration.calledAETitle
+        requestorConfiguration.maximumPDULength = configuration.maximumPDULength
+        requestorConfiguration.connectTimeout = configuration.connectTimeout.map { .nanoseconds(Int64($0 * 1e9)) }
+        requestorConfiguration.acseTimeout = .nanoseconds(Int64(configuration.acseTimeout * 1e9))
+        requestorConfiguration.dimseTimeout = configuration.dimseTimeout.map { .nanoseconds(Int64($0 * 1e9)) }
+
+        emit(.requestingAssociation(host: configuration.peerHost, port: configuration.peerPort))
+        do {
+            try await AssociationRequestor.withAssociation(
+                host: configuration.peerHost, port: configuration.peerPort, contexts: contexts,
+                configuration: requestorConfiguration, group: group, logger: logger) { association in
+                emit(.associationAccepted(maximumSendPDV: association.maximumPDVDataLength, contexts: association.agreed))
+                guard let moveContext = association.context(for: configuration.model.moveSOPClass),
+                      let syntax = TransferSyntax(uid: moveContext.transferSyntax) else {
+                    summary.outcome = .noPresentationContext
+                    emit(.error("the peer accepted no presentation context for \(configuration.model.moveSOPClass)"))
+                    association.abort()
+                    return
+                }
+                var failed: DIMSEStatus?
+                var warned = false
+                moves: for round in 1...max(1, configuration.repeatCount) {
+                    for (index, identifier) in configuration.identifiers.enumerated() {
+                        summary.moves += 1
+                        let objectsBefore = scp.stored.objects + scp.stored.failed
+                        do {
+                            let final = try await move(identifier, syntax: syntax, context: moveContext, query: index + 1, round: round,
+                                                       association: association, configuration: configuration, emit: emit)
+                            summary.counts = final.counts
+                            switch final.status.category {
+                            case .success, .cancel: break
+                            case .warning: warned = true
+                            default: failed = failed ?? final.status
+                            }
+                            if configuration.listenPort != nil {
+                                await awaitLateObjects(expected: Int(final.counts.completed ?? 0) + Int(final.counts.warning ?? 0) + Int(final.counts.failed ?? 0),
+                                                       since: objectsBefore, scp: scp, acceptor: acceptor,
+                                                       seconds: configuration.lateObjectWait)
+                            }
+                        } catch {
+                            summary.outcome = .noFinalResponse("\(error)")
+                            emit(.moveFailed("\(error)"))
+                            if case AssociationFailure.aborted = error { emit(.peerAborted) }
+                            break moves
+                        }
+                    }
+                }
+                if case .noFinalResponse = summary.outcome {} else {
+                    summary.outcome = failed.map { .failed($0) } ?? (warned ? .warning : .success)
+                }
+                if configuration.abortAtEnd {
+                    emit(.aborting)
+                    association.abort()
+                } else if case .noFinalResponse = summary.outcome {
+                    association.abort()
+                } else {
+                    emit(.releasing)
+                    do {
+                        try await association.release()
+                    } catch {
+                        // The retrieve itself is complete; a peer that misbehaves at the end
+                        // does not make it a failure, but it is said.
+                        emit(.warning("releasing the association failed: \(error)"))
+                    }
+                }
+            }
+        } catch let failure as AssociationFailure {
+            switch failure {
+            case .rejected(let rj):
+                summary.outcome = .associationRejected
+                emit(.associationRejected(rj))
+            default:
+                summary.outcome = .connectFailed
+                emit(.associationFailed(failure.description))
+            }
+        } catch {
+            summary.outcome = .connectFailed
+            emit(.associationFailed("\(error)"))
+        }
+        if let acceptor { await acceptor.stop(abortOpen: true) }
+        let stored = scp.stored
+        summary.objects = stored.objects
+        summary.bytes = stored.bytes
+        summary.failedObjects = stored.failed
+        let elapsed = ContinuousClock.now - started
+        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        emit(.finished(summary))
+        return summary
+    }
+
+    /// One C-MOVE: the request, the responses, a C-CANCEL when asked; the final response.
+    private static func move(_ identifier: DataSet, syntax: TransferSyntax, context: PresentationNegotiation.Agreed,
+                             query: Int, round: Int, association: AssociationRequestor,
+                             configuration: RetrieveConfiguration, emit: @Sendable (RetrieveEvent) -> Void) async throws -> CMoveRSP {
+        let messageID = association.makeMessageID()
+        let request = CMoveRQ(messageID: messageID, affectedSOPClassUID: configuration.model.moveSOPClass,
+                              moveDestination: configuration.moveDestination)
+        let bytes = try DataSetWriter(transferSyntax: syntax).encode(identifier)
+        emit(.moveRequestSent(messageID: messageID, contextID: context.id, identifier: identifier, query: query, round: round))
+        try await association.send(.moveRQ(request), dataSet: bytes, contextID: context.id)
+        var responses = 0
+        var cancelled = false
+        while true {
+            let (message, _, _) = try await association.receive()
+            guard case .moveRSP(let rsp) = message else {
+                throw AssociationFailure.protocolError("expected a C-MOVE-RSP, got \(message.name)")
+            }
+            guard rsp.messageIDBeingRespondedTo == messageID else {
+                throw AssociationFailure.protocolError("a C-MOVE-RSP to message \(rsp.messageIDBeingRespondedTo), not \(messageID)")
+            }
+            responses += 1
+            emit(.moveResponse(number: responses, messageID: messageID, status: rsp.status, counts: rsp.counts,
+                               isFinal: rsp.status.isFinal, errorComment: rsp.errorComment))
+            if rsp.status.isFinal { return rsp }
+            if let limit = configuration.cancelAfter, responses >= limit, !cancelled {
+                cancelled = true
+                emit(.cancelSent(messageID: messageID, contextID: context.id))
+                try await association.send(.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), contextID: context.id)
+            }
+        }
+    }
+
+    /// Some archives send the final response before all their objects have arrived: wait,
+    /// within a bound, until as many objects as the counters announce have come in and no
+    /// sub-association is open.
+    private static func awaitLateObjects(expected: Int, since: Int, scp: StorageSCP, acceptor: AssociationAcceptor?, seconds: Double) async {
+        guard let acceptor else { return }
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            let arrived = scp.stored.objects + scp.stored.failed - since
+            if arrived >= expected && acceptor.activeConnections == 0 { return }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private static func report(_ event: AcceptorEvent, emit: @Sendable (RetrieveEvent) -> Void) {
+        switch event {
+        case .requested(let id, let rq):
+            emit(.subAssociationReceived(id: id, callingAETitle: rq.header.callingAETitle, peer: ""))
+        case .accepted(let id, _, _, let maximumSendPDV):
+            emit(.subAssociationAccepted(id: id, maximumSendPDV: maximumSendPDV))
+        case .rejected(let id, _, let reason):
+            emit(.subAssociationRejected(id: id, reason: reason))
+        case .released(let id):
+            emit(.subAssociationReleased(id: id))
+        case .aborted(let id, let reason):
+            emit(.subAssociationAborted(id: id, reason: reason))
+        case .connected, .closed:
+            break
+        }
+    }
+}
