@@ -41,11 +41,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM"], resources: [.copy("Fixtures")]),
+        // Real peers for the tests: processes on free loopback ports, run without blocking.
+        .target(name: "TestPeers", path: "Tests/TestPeers"),
         .testTarget(name: "DICOMNetworkTests", dependencies: [
-            "DICOMNetwork",
+            "DICOMNetwork", "TestPeers",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RetrieveTests", dependencies: ["Retrieve", "TestPeers", "movescu"]),
     ]
 )

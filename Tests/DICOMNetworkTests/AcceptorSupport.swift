@@ -87,29 +87,6 @@ func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
     return condition()
 }
 
-/// Runs a program to its end; output and error together. Waits without holding a thread of
-/// the cooperative pool (the acceptor under test needs those).
-@discardableResult
-func runProgram(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-    guard FileManager.default.isExecutableFile(atPath: executable) else { throw TestPeerMissing(what: executable) }
-    let outputPath = NSTemporaryDirectory() + "program-\(UUID().uuidString).log"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = handle
-    process.standardError = handle
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
-    }
-    try handle.close()
-    let output = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
-    return (status, output)
-}
-
 /// A raw TCP client on loopback, for peers that misbehave on purpose.
 final class RawClient {
     let fd: Int32

@@ -20,10 +20,6 @@ func python(_ script: String, _ arguments: [String] = []) throws -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-struct TestPeerMissing: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "\(what) is missing or failed; .ci/run installs the test peers" }
-}
 
 func hexBytes(_ text: Substring) -> [UInt8] {
     var bytes: [UInt8] = []

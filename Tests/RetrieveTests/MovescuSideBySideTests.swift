@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+import TestPeers
+
+/// Our movescu and DCMTK's, run one after the other against the same dcmqrscp: the same
+/// exit codes, the same file names, the same content; ours non-zero where DCMTK wrongly
+/// exits 0.
+@Suite(.serialized) struct MovescuSideBySideTests {
+    static let studyUID = "1.2.826.0.1.3680043.8.498.1001"
+
+    /// Our movescu, next to the test bundle in the build folder.
+    static var ours: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("movescu").path
+    }
+
+    /// A dcmqrscp serving a small generated study (five CT images) plus pydicom's MR, RT
+    /// plan (implicit VR) and SR, with OURS and THEIRS as move destinations.
+    final class Archive: @unchecked Sendable {
+        let folder: String
+        let peer: PeerProcess
+        let oursPort: Int
+        let theirsPort: Int
+
+        init() async throws {
+            let folder = NSTemporaryDirectory() + "archive-\(UUID().uuidString.prefix(8))"
+            self.folder = folder
+            try FileManager.default.createDirectory(atPath: folder + "/db", withIntermediateDirectories: true)
+            let script = """
+            import os, sys, pydicom
+            from pydicom.uid import generate_uid
+            data = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+            out = sys.argv[1]
+            for i in range(5):
+                ds = pydicom.dcmread(os.path.join(data, "CT_small.dcm"))
+                ds.StudyInstanceUID = "\(MovescuSideBySideTests.studyUID)"
+                ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.2001.%d" % (i + 1)
+                ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                ds.InstanceNumber = i + 1
+                ds.save_as(os.path.join(out, "ct%d.dcm" % i))
+            for name in ["MR_small.dcm", "rtplan.dcm", "test-SR.dcm"]:
+                pydicom.dcmread(os.path.join(data, name)).save_as(os.path.join(out, name))
+            """
+            let made = try await runProgram(try pythonPath(), ["-c", script, folder + "/db"])
+            guard made.status == 0 else { throw TestPeerMissing(what: "pydicom to make the corpus: \(made.output)") }
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder + "/db").filter { $0.hasSuffix(".dcm") }.map { folder + "/db/" + $0 }
+            let indexed = try await runProgram("/usr/bin/dcmqridx", [folder + "/db"] + files)
+            guard indexed.status == 0 else { throw TestPeerMissing(what: "dcmqridx: \(indexed.output)") }
+            oursPort = try freePort()
+            theirsPort = try freePort()
+            try """
+            NetworkTCPPort = 104
+            MaxPDUSize = 16384
+            MaxAssociations = 16
+            HostTable BEGIN
+            ours = (OURS, localhost, \(oursPort))
+            theirs = (THEIRS, localhost, \(theirsPort))
+            HostTable END
+            VendorTable BEGIN
+            VendorTable END
+            AETable BEGIN
+            ARCHIVE \(folder)/db RW (100, 1024mb) ANY
+            AETable END
+            """.write(toFile: folder + "/dcmqrscp.cfg", atomically: true, encoding: .utf8)
+            peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", folder + "/dcmqrscp.cfg", "{port}"])
+        }
+
+        func stop() {
+            peer.stop()
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var files: [String]
+        var directory: String
+    }
+
+    /// Runs one movescu with `arguments` ({port} for our SCP port, {od} for a fresh folder).
+    static func run(_ program: String, _ arguments: [String], port: Int) async throws -> Run {
+        let directory = NSTemporaryDirectory() + "received-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let expanded = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)).replacingOccurrences(of: "{od}", with: directory) }
+        let result = try await runProgram(program, expanded)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        return Run(status: result.status, output: result.output, files: files, directory: directory)
+    }
+
+    /// Both tools with the same options; ours as OURS, DCMTK's as THEIRS.
+    static func both(_ archive: Archive, _ options: [String], peerPort: Int? = nil) async throws -> (ours: Run, theirs: Run) {
+        let tail = ["localhost", String(peerPort ?? archive.peer.port)]
+        let ours = try await run(Self.ours, ["-aet", "OURS", "-aem", "OURS", "+P", "{port}", "-od", "{od}"] + options + tail, port: archive.oursPort)
+        let theirs = try await run("/usr/bin/movescu", ["-aet", "THEIRS", "-aem", "THEIRS", "+P", "{port}", "-od", "{od}"] + options + tail, port: archive.theirsPort)
+        return (ours, theirs)
+    }
+
+    static func dataSetDump(_ path: String) async throws -> [String] {
+        let dump = try await runProgram("/usr/bin/dcmdump", ["-q", "+L", path])
+        let lines = dump.output.split(separator: "\n").map(String.init)
+        guard let start = lines.firstIndex(of: "# Dicom-Data-Set") else { return [] }
+        return Array(lines[start...])
+    }
+
+    @Test func aStudyRetrieveWritesWhatDCMTKWrites() async throws {
+        let archive = try await Archive()
+        defer { archive.stop() }
+        let (ours, theirs) = try await Self.both(archive, ["-v", "-S", "-aec", "ARCHIVE", "-k", "QueryRetrieveLevel=STUDY",
+                                                           "-k", "StudyInstanceUID=\(Self.studyUID)"])
+        #expect(theirs.status == 0, "\(theirs.output)")
+        #expect(ours.status == 0, "\(ours.output)")
+        #expect(ours.files.count == 5)
+        #expect(ours.files == theirs.files)
+        for name in ours.files {
+            let a = try await Self.dataSetDump(ours.directory + "/" + name)
+            let b = try await Self.dataSetDump(theirs.directory + "/" + name)
+            #expect(!a.isEmpty && a == b, "\(name)")
+        }
+        #expect(!ours.files.contains { $0.hasPrefix(".") }, "no temporary file is left")
+        for line in ["I: Requesting Association", "I: Association Accepted (Max Send PDV: 16372)", "I: Sending Move Request (MsgID 1)",
+                     "I: Sub-Association Received", "I: Received Store Request (MsgID 1, CT)", "I: Received Final Move Response (Success)",
+                     "I: Releasing Association"] {
+            #expect(ours.output.contains(line), "ours lacks \(line)")
+            #expect(theirs.output.contains(line), "DCMTK lacks \(line): the expectation is wrong")
+        }
+        #expect(ours.output.contains("Sub-operations: remaining 0, completed 5, failed 0, warning 0")
+                || ours.output.contains("Sub-operations: remaining -, completed 5, failed 0, warning 0"))
+        #expect(ours.output.contains("Retrieved 5 object(s)"))
+    }
+
+    @Test func failuresExitAsDCMTKExits() async throws {
+        let archive = try await Archive()
+        defer { archive.stop() }
+        let query = ["-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(Self.studyUID)"]
+        // Unknown move destination: A801, exit 69.
+        var (ours, theirs) = try await Self.both(archive, query + ["-aec", "ARCHIVE", "-aem", "NOBODY"])
+        #expect(theirs.status == 69 && ours.status == 69, "ours \(ours.status): \(ours.output)")
+        #expect(ours.output.contains("Refused: MoveDestinationUnknown"))
+        // Rejected association (called AE title unknown to dcmqrscp): 61.
+        (ours, theirs) = try await Self.both(archive, query + ["-aec", "WRONG"])
+        #expect(theirs.status == 61 && ours.status == 61, "ours \(ours.status): \(ours.output)")
+        #expect(ours.output.contains("F: Reason: Called AE Title Not Recognized"))
+        // Refused connection: 61.
+        (ours, theirs) = try await Self.both(archive, query + ["-aec", "ARCHIVE"], peerPort: try freePort())
+        #expect(theirs.status == 61 && ours.status == 61, "ours \(ours.status): \(ours.output)")
+        #expect(ours.output.contains("F: Association Request Failed"))
+        // A command line error: 1.
+        let bad = try await runProgram(Self.ours, ["--no-such-option", "localhost", "104"])
+        #expect(bad.status == 1 && bad.output.contains("--no-such-option"))
+        let pdu = try await runProgram(Self.ours, ["-pdu", "100", "-k", "PatientID=1", "localhost", "104"])
+        #expect(pdu.status == 1 && pdu.output.contains("4096"))
+    }
+
+    @Test func cancelAfterOneResponse() async throws {
+        let archive = try await Archive()
+        defer { archive.stop() }
+        let (ours, theirs) = try await Self.both(archive, ["-v", "-S", "-aec", "ARCHIVE", "--cancel", "1", "-k", "QueryRetrieveLevel=STUDY",
+                                                           "-k", "StudyInstanceUID=\(Self.studyUID)"])
+        #expect(theirs.status == 0 && ours.status == 0, "ours \(ours.status): \(ours.output)")
+        #expect(ours.output.contains("I: Sending Cancel Request (MsgID 1, PresID 3)"))
+        #expect(theirs.output.contains("I: Sending Cancel Request (MsgID 1, PresID 3)"))
+        #expect(ours.output.contains("Received Final Move Response (Cancel: SubOperationsTerminatedDueToCancelIndication)"), "\(ours.output)")
+        #expect(ours.files.count < 5)
+    }
+
+    /// A peer that accepts, takes the C-MOVE-RQ and aborts: DCMTK exits 0; we exit 69 and say why.
+    @Test func aMoveWithoutFinalResponseIsAFailure() async throws {
+        let script = """
+        import socket, struct, sys
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+        def pdu(c):
+            h = b""
+            while len(h) < 6:
+                d = c.recv(6 - len(h))
+                if not d: return None
+                h += d
+            n = struct.unpack(">I", h[2:6])[0]; b = b""
+            while len(b) < n:
+                d = c.recv(n - len(b))
+                if not d: return None
+                b += d
+            return h + b
+        def item(t, b): return struct.pack(">BBH", t, 0, len(b)) + b
+        while True:
+            c, _ = s.accept()
+            rq = pdu(c)
+            body = struct.pack(">HH", 1, 0) + rq[10:42] + b"\\0" * 32 + item(0x10, b"1.2.840.10008.3.1.1.1")
+            for cid in (1, 3):
+                body += item(0x21, bytes([cid, 0, 0, 0]) + item(0x40, b"1.2.840.10008.1.2.1"))
+            body += item(0x50, item(0x51, struct.pack(">I", 16384)))
+            c.sendall(struct.pack(">BBI", 2, 0, len(body)) + body)
+            while True:
+                p = pdu(c)
+                if p is None: break
+                if p[0] == 4 and p[-1 - 0] is not None and (p[11] & 2) and not (p[11] & 1):
+                    c.sendall(bytes([7, 0, 0, 0, 0, 4, 0, 0, 0, 0])); break
+            c.close()
+        """
+        let peer = try PeerProcess(try pythonPath(), ["-c", script, "{port}"])
+        defer { peer.stop() }
+        let query = ["-S", "-aec", "ANY", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3"]
+        let theirs = try await Self.run("/usr/bin/movescu", query + ["localhost", String(peer.port)], port: 0)
+        let ours = try await Self.run(Self.ours, query + ["localhost", String(peer.port)], port: 0)
+        #expect(theirs.status == 0, "DCMTK 3.6.7's known defect: \(theirs.output)")
+        #expect(ours.status == 69, "\(ours.output)")
+        #expect(ours.output.contains("without a final response"), "\(ours.output)")
+    }
+}

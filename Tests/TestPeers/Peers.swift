@@ -1,0 +1,139 @@
+import Foundation
+
+/// A real DICOM peer (DCMTK or pynetdicom) run as a process on loopback for one test.
+public final class PeerProcess: @unchecked Sendable {
+    public let process: Process
+    public let port: Int
+    public let output = Pipe()
+
+    /// Starts `arguments` (with `{port}` replaced by a free port) and waits until the port is
+    /// listening (seen in /proc/net/tcp, so that no probe connection disturbs the peer).
+    public init(_ executable: String, _ arguments: [String], directory: String? = nil) throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else { throw TestPeerMissing(what: executable) }
+        // A free port can be taken by someone else before the peer binds it: then the peer
+        // exits, and we try another.
+        for _ in 0..<5 {
+            let candidate = try freePort()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(candidate)) }
+            if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            var listening = false
+            for _ in 0..<200 where process.isRunning {
+                if isListening(candidate) {
+                    usleep(100_000)
+                    listening = process.isRunning
+                    break
+                }
+                usleep(25_000)
+            }
+            if listening {
+                self.process = process
+                self.port = candidate
+                return
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        throw TestPeerMissing(what: "\(executable) did not start listening")
+    }
+
+    /// SIGTERM, then SIGKILL after a second (DCMTK's storescp does not stop on SIGTERM
+    /// while it waits for an association).
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<40 where process.isRunning { usleep(25_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+    }
+
+    deinit { stop() }
+}
+
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+public func canConnect(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+
+/// pynetdicom's apps run as `python3 -m pynetdicom <app>`.
+public func pythonPath() throws -> String {
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+    guard let python = path.map({ "\($0)/python3" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw TestPeerMissing(what: "python3")
+    }
+    // pyenv's shim re-executes; resolve to the real interpreter so terminate() reaches it.
+    let resolved = try? String(decoding: {
+        let p = Process(); p.executableURL = URL(fileURLWithPath: python); p.arguments = ["-c", "import sys; print(sys.executable)"]
+        let pipe = Pipe(); p.standardOutput = pipe; try p.run(); p.waitUntilExit()
+        return pipe.fileHandleForReading.readDataToEndOfFile()
+    }(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return resolved.flatMap { $0.isEmpty ? nil : $0 } ?? python
+}
+
+/// Whether something listens on the port on this machine (IPv4 or IPv6).
+public func isListening(_ port: Int) -> Bool {
+    let hex = String(format: ":%04X ", port)
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            if fields.count > 3, fields[1].hasSuffix(hex.dropLast()), fields[3] == "0A" { return true }
+        }
+    }
+    return false
+}
+
+/// A peer program that is missing or failed: .ci/run installs them, so this fails the test.
+public struct TestPeerMissing: Error, CustomStringConvertible {
+    public var what: String
+    public init(what: String) { self.what = what }
+    public var description: String { "\(what) is missing or failed; .ci/run installs the test peers" }
+}
+
+/// Runs a program to its end; output and error together. Waits without holding a thread of
+/// the cooperative pool (the acceptor under test needs those).
+@discardableResult
+public func runProgram(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    guard FileManager.default.isExecutableFile(atPath: executable) else { throw TestPeerMissing(what: executable) }
+    let outputPath = NSTemporaryDirectory() + "program-\(UUID().uuidString).log"
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = handle
+    process.standardError = handle
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do { try process.run() } catch { continuation.resume(throwing: error) }
+    }
+    try handle.close()
+    let output = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
+    return (status, output)
+}
+
