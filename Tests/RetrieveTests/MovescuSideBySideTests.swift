@@ -144,6 +144,18 @@ import TestPeers
         (ours, theirs) = try await Self.both(archive, query + ["-aec", "ARCHIVE"], peerPort: try freePort())
         #expect(theirs.status == 61 && ours.status == 61, "ours \(ours.status): \(ours.output)")
         #expect(ours.output.contains("F: Association Request Failed"))
+        // An output folder that does not exist: 45, before any network activity.
+        for program in [Self.ours, "/usr/bin/movescu"] {
+            let missing = try await runProgram(program, ["+P", String(try freePort()), "-od", "/nonexistent/folder"] + query + ["localhost", String(archive.peer.port)])
+            #expect(missing.status == 45, "\(program): \(missing.output)")
+        }
+        // Our storage port already taken: 60.
+        let squatter = try PeerProcess(try pythonPath(), ["-c", "import socket,sys,time\ns=socket.socket()\ns.bind(('0.0.0.0',int(sys.argv[1])))\ns.listen(1)\ntime.sleep(60)", "{port}"])
+        defer { squatter.stop() }
+        for program in [Self.ours, "/usr/bin/movescu"] {
+            let taken = try await runProgram(program, ["+P", String(squatter.port), "-aec", "ARCHIVE"] + query + ["localhost", String(archive.peer.port)])
+            #expect(taken.status == 60, "\(program): \(taken.output)")
+        }
         // A command line error: 1.
         let bad = try await runProgram(Self.ours, ["--no-such-option", "localhost", "104"])
         #expect(bad.status == 1 && bad.output.contains("--no-such-option"))
