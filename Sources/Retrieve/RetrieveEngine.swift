@@ -80,8 +80,13 @@ public enum RetrieveEngine {
                             case .warning: warned = true
                             default: failed = failed ?? final.status
                             }
-                            if configuration.listenPort != nil {
-                                await awaitLateObjects(expected: Int(final.counts.completed ?? 0) + Int(final.counts.warning ?? 0) + Int(final.counts.failed ?? 0),
+                            // Objects still on their way are awaited when they come to us: the
+                            // destination is our own AE title, or some arrived during this move.
+                            let arrived = scp.stored.objects + scp.stored.failed - objectsBefore
+                            if configuration.listenPort != nil,
+                               configuration.moveDestination == configuration.callingAETitle || arrived > 0 {
+                                // Failed sub-operations may never reach us; completed and warning ones do.
+                                await awaitLateObjects(expected: Int(final.counts.completed ?? 0) + Int(final.counts.warning ?? 0),
                                                        since: objectsBefore, scp: scp, acceptor: acceptor,
                                                        seconds: configuration.lateObjectWait)
                             }
