@@ -128,6 +128,28 @@ import TestPeers
         #expect(ours.output.contains("Retrieved 5 object(s)"))
     }
 
+    /// --json: one event a line on stdout, for scripts.
+    @Test func jsonLinesDescribeTheRetrieve() async throws {
+        let archive = try await Archive()
+        defer { archive.stop() }
+        let run = try await Self.run(Self.ours, ["--json", "-S", "-aet", "OURS", "-aem", "OURS", "+P", "{port}", "-od", "{od}", "-aec", "ARCHIVE",
+                                                  "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(Self.studyUID)",
+                                                  "localhost", String(archive.peer.port)], port: archive.oursPort)
+        #expect(run.status == 0, "\(run.output)")
+        let events = run.output.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        let names = events.compactMap { $0["event"] as? String }
+        #expect(names.first == "listening" && names.last == "finished", "\(names)")
+        #expect(names.filter { $0 == "objectStored" }.count == 5)
+        let final = events.last { $0["event"] as? String == "moveResponse" && $0["final"] as? Bool == true }
+        #expect(final?["statusText"] as? String == "Success")
+        #expect((final?["counts"] as? [String: Any])?["completed"] as? Int == 5)
+        #expect(events.last?["objects"] as? Int == 5)
+        let stored = events.filter { $0["event"] as? String == "objectStored" }.compactMap { $0["file"] as? String }
+        #expect(stored.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+    }
+
     @Test func failuresExitAsDCMTKExits() async throws {
         let archive = try await Archive()
         defer { archive.stop() }
