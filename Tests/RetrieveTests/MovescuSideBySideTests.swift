@@ -7,6 +7,7 @@ import TestPeers
 /// exits 0.
 @Suite(.serialized) struct MovescuSideBySideTests {
     static let studyUID = "1.2.826.0.1.3680043.8.498.1001"
+    static let mixedStudyUID = "1.2.826.0.1.3680043.8.498.1002"
 
     /// Our movescu, next to the test bundle in the build folder.
     static var ours: String {
@@ -37,6 +38,16 @@ import TestPeers
                 ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
                 ds.InstanceNumber = i + 1
                 ds.save_as(os.path.join(out, "ct%d.dcm" % i))
+            # A second study: one CT, and one object of a SOP class no storage SCP knows,
+            # whose sub-operation fails.
+            for i, cls in enumerate(["1.2.840.10008.5.1.4.1.1.2", "1.2.826.0.1.3680043.8.498.9.9"]):
+                ds = pydicom.dcmread(os.path.join(data, "CT_small.dcm"))
+                ds.StudyInstanceUID = "\(MovescuSideBySideTests.mixedStudyUID)"
+                ds.SOPClassUID = cls
+                ds.file_meta.MediaStorageSOPClassUID = cls
+                ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.3001.%d" % (i + 1)
+                ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                ds.save_as(os.path.join(out, "mixed%d.dcm" % i))
             for name in ["MR_small.dcm", "rtplan.dcm", "test-SR.dcm"]:
                 pydicom.dcmread(os.path.join(data, name)).save_as(os.path.join(out, name))
             """
@@ -183,6 +194,20 @@ import TestPeers
         #expect(bad.status == 1 && bad.output.contains("--no-such-option"))
         let pdu = try await runProgram(Self.ours, ["-pdu", "100", "-k", "PatientID=1", "localhost", "104"])
         #expect(pdu.status == 1 && pdu.output.contains("4096"))
+    }
+
+    /// A sub-operation fails (a SOP class neither storage SCP accepts): final status B000,
+    /// exit 68 for both; the counters say which.
+    @Test func someSubOperationsFailingIsAWarning() async throws {
+        let archive = try await Archive()
+        defer { archive.stop() }
+        let (ours, theirs) = try await Self.both(archive, ["-v", "-S", "-aec", "ARCHIVE", "-k", "QueryRetrieveLevel=STUDY",
+                                                           "-k", "StudyInstanceUID=\(Self.mixedStudyUID)"])
+        #expect(theirs.status == 68, "\(theirs.output)")
+        #expect(ours.status == 68, "\(ours.output)")
+        #expect(ours.files == theirs.files && ours.files.count == 1)
+        #expect(ours.output.contains("W: Move response with warning status (Warning: SubOperationsCompleteOneOrMoreFailures)"))
+        #expect(ours.output.contains("completed 1, failed 1"), "\(ours.output)")
     }
 
     @Test func cancelAfterOneResponse() async throws {
