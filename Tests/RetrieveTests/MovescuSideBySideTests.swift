@@ -99,8 +99,8 @@ import TestPeers
     }
 
     /// Both tools with the same options; ours as OURS, DCMTK's as THEIRS.
-    static func both(_ archive: Archive, _ options: [String], peerPort: Int? = nil) async throws -> (ours: Run, theirs: Run) {
-        let tail = ["localhost", String(peerPort ?? archive.peer.port)]
+    static func both(_ archive: Archive, _ options: [String], peerPort: Int? = nil, queryFiles: [String] = []) async throws -> (ours: Run, theirs: Run) {
+        let tail = ["localhost", String(peerPort ?? archive.peer.port)] + queryFiles
         let ours = try await run(Self.ours, ["-aet", "OURS", "-aem", "OURS", "+P", "{port}", "-od", "{od}"] + options + tail, port: archive.oursPort)
         let theirs = try await run("/usr/bin/movescu", ["-aet", "THEIRS", "-aem", "THEIRS", "+P", "{port}", "-od", "{od}"] + options + tail, port: archive.theirsPort)
         return (ours, theirs)
@@ -208,6 +208,31 @@ import TestPeers
         #expect(ours.files == theirs.files && ours.files.count == 1)
         #expect(ours.output.contains("W: Move response with warning status (Warning: SubOperationsCompleteOneOrMoreFailures)"))
         #expect(ours.output.contains("completed 1, failed 1"), "\(ours.output)")
+    }
+
+    /// Two query files (DICOM files made by dump2dcm; DCMTK reads no dump text), the set run twice:
+    /// four moves on one association, the warning of one of them sticks.
+    @Test func queryFilesInOrderRepeated() async throws {
+        let archive = try await Archive()
+        defer { archive.stop() }
+        let text = archive.folder + "/q1.txt"
+        try "(0008,0052) CS [STUDY]\n(0020,000d) UI [\(Self.studyUID)]\n".write(toFile: text, atomically: true, encoding: .utf8)
+        let dumpForFile = archive.folder + "/q2.txt"
+        try "(0008,0052) CS [STUDY]\n(0020,000d) UI [\(Self.mixedStudyUID)]\n".write(toFile: dumpForFile, atomically: true, encoding: .utf8)
+        let binary = archive.folder + "/q2.dcm"
+        let first = archive.folder + "/q1.dcm"
+        for (source, target) in [(text, first), (dumpForFile, binary)] {
+            let made = try await runProgram("/usr/bin/dump2dcm", [source, target])
+            #expect(made.status == 0, "\(made.output)")
+        }
+        let (ours, theirs) = try await Self.both(archive, ["-v", "-S", "-aec", "ARCHIVE", "--repeat", "2"], queryFiles: [first, binary])
+        #expect(theirs.status == 68, "\(theirs.output)")
+        #expect(ours.status == 68, "\(ours.output)")
+        #expect(ours.files == theirs.files && ours.files.count == 6)
+        #expect(ours.output.contains("I: Sending Move Request (MsgID 4)"))
+        #expect(!ours.output.contains("MsgID 5)"))
+        #expect(ours.output.contains("W: DICOM file already exists, overwriting:"))
+        #expect(theirs.output.contains("W: DICOM file already exists, overwriting:"))
     }
 
     @Test func cancelAfterOneResponse() async throws {
