@@ -235,6 +235,45 @@ import TestPeers
         #expect(theirs.output.contains("W: DICOM file already exists, overwriting:"))
     }
 
+    /// --ignore stores nothing; +B writes the data sets as received; -F writes them bare;
+    /// +te -e +g and +ti re-encode. Each as DCMTK's does.
+    @Test func outputModes() async throws {
+        let archive = try await Archive()
+        defer { archive.stop() }
+        let query = ["-S", "-aec", "ARCHIVE", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(Self.studyUID)"]
+        var (ours, theirs) = try await Self.both(archive, ["--ignore", "-v"] + query)
+        #expect(ours.status == 0 && theirs.status == 0, "\(ours.output)")
+        #expect(ours.files.isEmpty && theirs.files.isEmpty)
+        #expect(ours.output.contains("Retrieved 5 object(s)"))
+        // +B: DCMTK 3.6.7 writes these into its working directory, ignoring -od (a defect we do
+        // not copy), so ours is compared with DCMTK's normal output.
+        let normal = try await Self.run("/usr/bin/movescu", ["-aet", "THEIRS", "-aem", "THEIRS", "+P", "{port}", "-od", "{od}"] + query
+                                        + ["localhost", String(archive.peer.port)], port: archive.theirsPort)
+        let bitPreserving = try await Self.run(Self.ours, ["-aet", "OURS", "-aem", "OURS", "+P", "{port}", "-od", "{od}", "+B"] + query
+                                               + ["localhost", String(archive.peer.port)], port: archive.oursPort)
+        #expect(bitPreserving.status == 0 && bitPreserving.files == normal.files && normal.files.count == 5)
+        for name in normal.files {
+            let a = try await Self.dataSetDump(bitPreserving.directory + "/" + name)
+            let b = try await Self.dataSetDump(normal.directory + "/" + name)
+            #expect(!a.isEmpty && a == b, "+B \(name)")
+        }
+        for options in [["-F"], ["+te", "-e", "+g"], ["+ti"]] {
+            (ours, theirs) = try await Self.both(archive, options + query)
+            #expect(ours.status == 0 && theirs.status == 0, "\(options): \(ours.output)")
+            #expect(ours.files == theirs.files && ours.files.count == 5, "\(options)")
+            for name in ours.files {
+                if options == ["-F"] {
+                    // No preamble, no meta information: the same bytes as DCMTK's.
+                    #expect(FileManager.default.contents(atPath: ours.directory + "/" + name) == FileManager.default.contents(atPath: theirs.directory + "/" + name), "\(name)")
+                } else {
+                    let a = try await Self.dataSetDump(ours.directory + "/" + name)
+                    let b = try await Self.dataSetDump(theirs.directory + "/" + name)
+                    #expect(!a.isEmpty && a == b, "\(options) \(name)")
+                }
+            }
+        }
+    }
+
     @Test func cancelAfterOneResponse() async throws {
         let archive = try await Archive()
         defer { archive.stop() }
