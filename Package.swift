@@ -40,7 +40,7 @@ let package = Package(
             "DICOM", "DICOMNetwork", "Retrieve",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "DICOMTests", dependencies: ["DICOM"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestPeers"], resources: [.copy("Fixtures")]),
         // Real peers for the tests: processes on free loopback ports, run without blocking.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
         .testTarget(name: "DICOMNetworkTests", dependencies: [

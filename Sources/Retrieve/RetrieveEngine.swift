@@ -135,8 +135,7 @@ public enum RetrieveEngine {
         summary.objects = stored.objects
         summary.bytes = stored.bytes
         summary.failedObjects = stored.failed
-        let elapsed = ContinuousClock.now - started
-        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        summary.seconds = (ContinuousClock.now - started).seconds
         emit(.finished(summary))
         return summary
     }
@@ -189,7 +188,7 @@ public enum RetrieveEngine {
     private static func report(_ event: AcceptorEvent, emit: @Sendable (RetrieveEvent) -> Void) {
         switch event {
         case .requested(let id, let rq):
-            emit(.subAssociationReceived(id: id, callingAETitle: rq.header.callingAETitle, peer: ""))
+            emit(.subAssociationReceived(id: id, callingAETitle: rq.header.callingAETitle))
         case .accepted(let id, _, _, let maximumSendPDV):
             emit(.subAssociationAccepted(id: id, maximumSendPDV: maximumSendPDV))
         case .rejected(let id, _, let reason):

@@ -14,7 +14,7 @@ public enum RetrieveEvent: Sendable {
     case moveResponse(number: Int, messageID: UInt16, status: DIMSEStatus, counts: SubOperationCounts, isFinal: Bool, errorComment: String?)
     case cancelSent(messageID: UInt16, contextID: UInt8)
     case moveFailed(String)
-    case subAssociationReceived(id: Int, callingAETitle: String, peer: String)
+    case subAssociationReceived(id: Int, callingAETitle: String)
     case subAssociationAccepted(id: Int, maximumSendPDV: Int)
     case subAssociationRejected(id: Int, reason: String)
     case subAssociationReleased(id: Int)
@@ -59,7 +59,6 @@ public struct RetrieveSummary: Sendable, Equatable {
         case connectFailed
         case noPresentationContext
         case networkInitFailed(String)
-        case releaseFailed
     }
     public var outcome: Outcome = .success
     public var moves = 0

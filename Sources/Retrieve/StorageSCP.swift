@@ -15,6 +15,8 @@ final class StorageSCP: Sendable {
     let pool: NIOThreadPool
     private let tally = Mutex((objects: 0, bytes: 0, failed: 0))
 
+    static let writeChunk = 1 << 20
+
     init(options: StorageOptions, pool: NIOThreadPool, emit: @escaping @Sendable (RetrieveEvent) -> Void) {
         self.options = options
         self.pool = pool
@@ -30,6 +32,8 @@ final class StorageSCP: Sendable {
         var transferSyntax: String
         var temporaryPath: String?
         var handle: FileHandle?
+        /// Fragments not yet written: the thread pool is asked once a MiB, not once a PDV.
+        var pending: [UInt8] = []
         var bytes = 0
         var started = ContinuousClock.now
         /// Set when the object is refused before its data is complete; the data is drained.
@@ -54,16 +58,21 @@ final class StorageSCP: Sendable {
                     emit(.storeProgress(id: association.id, bytes: bytes.count))
                     current.bytes += bytes.count
                     if current.refusal == nil, let handle = current.handle {
-                        do {
-                            try await pool.runIfActive { try handle.write(contentsOf: bytes) }
-                        } catch {
-                            current.refusal = (.storeOutOfResources, "cannot write \(current.temporaryPath ?? "?"): \(error)")
+                        current.pending += bytes
+                        if current.pending.count >= StorageSCP.writeChunk || isLast {
+                            let chunk = current.pending
+                            current.pending = []
+                            do {
+                                try await pool.runIfActive { try handle.write(contentsOf: chunk) }
+                            } catch {
+                                current.refusal = (.storeOutOfResources, "cannot write \(current.temporaryPath ?? "?"): \(error)")
+                            }
                         }
                     }
                     incoming = current
                     guard isLast else { continue }
                     emit(.storeEnded(id: association.id))
-                    let status = await finish(current, association: association)
+                    let status = await finish(current)
                     incoming = nil
                     let rsp = CStoreRSP(messageIDBeingRespondedTo: current.request.messageID,
                                         affectedSOPClassUID: current.request.affectedSOPClassUID,
@@ -109,9 +118,8 @@ final class StorageSCP: Sendable {
     }
 
     /// Checks and writes the object; the status to answer.
-    private func finish(_ incoming: Incoming, association: AcceptedAssociation) async -> DIMSEStatus {
-        let seconds = Double((ContinuousClock.now - incoming.started).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - incoming.started).components.seconds)
+    private func finish(_ incoming: Incoming) async -> DIMSEStatus {
+        let seconds = (ContinuousClock.now - incoming.started).seconds
         let rq = incoming.request
         if let (status, reason) = incoming.refusal {
             await discard(incoming)
@@ -124,11 +132,10 @@ final class StorageSCP: Sendable {
             return .success
         }
         let options = self.options
-        let sourceAE = association.callingAETitle
         let result: Result<(String, Bool), StoreFailure>
         do {
             result = try await pool.runIfActive {
-                Self.write(incoming, options: options, sourceAETitle: sourceAE)
+                Self.write(incoming, options: options)
             }
         } catch {
             result = .failure(StoreFailure(status: .storeOutOfResources, reason: "\(error)"))
@@ -163,13 +170,11 @@ final class StorageSCP: Sendable {
 
     /// Reads the received data set back, checks its UIDs against the command, and writes
     /// the file under its final name. Runs on the thread pool.
-    private static func write(_ incoming: Incoming, options: StorageOptions, sourceAETitle: String) -> Result<(String, Bool), StoreFailure> {
+    private static func write(_ incoming: Incoming, options: StorageOptions) -> Result<(String, Bool), StoreFailure> {
         let rq = incoming.request
-        guard let path = incoming.temporaryPath, let handle = incoming.handle else {
+        // The temporary file is read back and deleted: it needs no fsync.
+        guard let path = incoming.temporaryPath else {
             return .failure(StoreFailure(status: .storeOutOfResources, reason: "no temporary file"))
-        }
-        do { try handle.synchronize() } catch {
-            return .failure(StoreFailure(status: .storeOutOfResources, reason: "cannot write \(path): \(error)"))
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             return .failure(StoreFailure(status: .storeOutOfResources, reason: "cannot read back \(path)"))
@@ -200,7 +205,6 @@ final class StorageSCP: Sendable {
             let bytes: [UInt8]
             // Like DCMTK's movescu, the meta information names no source AE title.
             let writeOptions = options.write
-            _ = sourceAETitle
             if options.bitPreserving {
                 bytes = try DICOMFile.encodeBitPreserving(dataSetBytes: raw, transferSyntax: syntax, sopClassUID: commandClass,
                                                           sopInstanceUID: commandInstance, fileFormat: writeOptions.fileFormat)
@@ -213,4 +217,8 @@ final class StorageSCP: Sendable {
         }
         return .success((finalPath, existed))
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -160,7 +160,7 @@ enum JSONLine {
             add("statusText", status.text(for: .move)); add("final", isFinal); add("counts", counts(c)); add("errorComment", comment)
         case .cancelSent(let id, let context): name = "cancel"; add("messageID", Int(id)); add("contextID", Int(context))
         case .moveFailed(let why): name = "moveFailed"; add("reason", why)
-        case .subAssociationReceived(let id, let ae, _): name = "subAssociationRequested"; add("id", id); add("callingAETitle", ae)
+        case .subAssociationReceived(let id, let ae): name = "subAssociationRequested"; add("id", id); add("callingAETitle", ae)
         case .subAssociationAccepted(let id, let pdv): name = "subAssociationAccepted"; add("id", id); add("maxSendPDV", pdv)
         case .subAssociationRejected(let id, let why): name = "subAssociationRejected"; add("id", id); add("reason", why)
         case .subAssociationReleased(let id): name = "subAssociationReleased"; add("id", id)

@@ -50,7 +50,6 @@ enum CommandLineParser {
         var parameters: [String] = []
         var index = 0
         var c = RetrieveConfiguration()
-        var portGiven = false
 
         func value(_ option: String) throws -> String {
             index += 1
@@ -108,8 +107,8 @@ enum CommandLineParser {
             case "-aem", "--move": c.moveDestination = try aeTitle(argument)
             case "-ac", "--access-full": invocation.accessControl = false
             case "+ac", "--access-control": invocation.accessControl = true
-            case "--no-port": c.listenPort = nil; portGiven = false
-            case "+P", "--port": c.listenPort = try integer(argument, 1...65535); portGiven = true
+            case "--no-port": c.listenPort = nil
+            case "+P", "--port": c.listenPort = try integer(argument, 1...65535)
             case "-pi", "--pending-ignore": invocation.pendingRead = false
             case "-pr", "--pending-read": invocation.pendingRead = true
             case "-to", "--timeout": c.connectTimeout = Double(try integer(argument, 1...Int(Int32.max)))
@@ -157,7 +156,6 @@ enum CommandLineParser {
                 }
             }
         }
-        _ = portGiven
         if invocation.showHelp || invocation.showVersion { invocation.configuration = c; return invocation }
         guard parameters.count >= 2 else {
             throw UsageError(message: parameters.isEmpty ? "missing parameter peer" : "missing parameter port")

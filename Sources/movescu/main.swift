@@ -113,5 +113,4 @@ case .noFinalResponse: exit(69)
 case .associationRejected, .connectFailed: exit(61)
 case .noPresentationContext: exit(66)
 case .networkInitFailed: exit(60)
-case .releaseFailed: exit(67)
 }

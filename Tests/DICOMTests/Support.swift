@@ -1,37 +1,15 @@
 import Foundation
 import Testing
+import TestPeers
 @testable import DICOM
 
-/// Runs a program of a real peer (DCMTK, python) and returns its standard output.
-/// A missing program fails the test: .ci/run installs them. Waits without holding a thread
-/// of the cooperative pool (the network tests running beside need those).
+/// Runs a program of a real peer (DCMTK, python) found on PATH and returns its output.
+/// A missing program fails the test: .ci/run installs them.
 @discardableResult
 func run(_ program: String, _ arguments: [String], allowFailure: Bool = false) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let executable = try locate(program)
-    let base = NSTemporaryDirectory() + "run-\(UUID().uuidString)"
-    _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
-    _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
-    defer {
-        try? FileManager.default.removeItem(atPath: base + ".out")
-        try? FileManager.default.removeItem(atPath: base + ".err")
-    }
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.standardOutput = out
-    process.standardError = err
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
-    }
-    try out.close()
-    try err.close()
-    let result = (status, String(decoding: FileManager.default.contents(atPath: base + ".out") ?? Data(), as: UTF8.self),
-                  String(decoding: FileManager.default.contents(atPath: base + ".err") ?? Data(), as: UTF8.self))
-    if !allowFailure && status != 0 {
-        throw PeerFailed(program: program, arguments: arguments, status: status, stderr: result.2)
+    let result = try await runProcess(try locate(program), arguments)
+    if !allowFailure && result.status != 0 {
+        throw PeerFailed(program: program, arguments: arguments, status: result.status, stderr: result.stderr)
     }
     return result
 }

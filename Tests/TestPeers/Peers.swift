@@ -114,26 +114,36 @@ public struct TestPeerMissing: Error, CustomStringConvertible {
     public var description: String { "\(what) is missing or failed; .ci/run installs the test peers" }
 }
 
-/// Runs a program to its end; output and error together. Waits without holding a thread of
-/// the cooperative pool (the acceptor under test needs those).
-@discardableResult
-public func runProgram(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-    guard FileManager.default.isExecutableFile(atPath: executable) else { throw TestPeerMissing(what: executable) }
-    let outputPath = NSTemporaryDirectory() + "program-\(UUID().uuidString).log"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+/// Runs a program to its end and returns its exit status, standard output and standard
+/// error (or both together in `stdout` when `mergingOutput`). Waits without holding a thread
+/// of the cooperative pool (an acceptor under test in the same process needs those).
+public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: Bool = false) async throws
+    -> (status: Int32, stdout: String, stderr: String) {
+    let base = NSTemporaryDirectory() + "program-\(UUID().uuidString)"
+    let paths = [base + ".out", base + ".err"]
+    for path in paths { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+    defer { for path in paths { try? FileManager.default.removeItem(atPath: path) } }
+    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: paths[0]))
+    let err = mergingOutput ? out : try FileHandle(forWritingTo: URL(fileURLWithPath: paths[1]))
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
+    process.executableURL = executable
     process.arguments = arguments
-    process.standardOutput = handle
-    process.standardError = handle
+    process.standardOutput = out
+    process.standardError = err
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
         do { try process.run() } catch { continuation.resume(throwing: error) }
     }
-    try handle.close()
-    let output = String(decoding: FileManager.default.contents(atPath: outputPath) ?? Data(), as: UTF8.self)
-    return (status, output)
+    try out.close()
+    if !mergingOutput { try err.close() }
+    func text(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+    return (status, text(paths[0]), text(paths[1]))
 }
 
+/// Runs a program to its end; output and error together.
+@discardableResult
+public func runProgram(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    guard FileManager.default.isExecutableFile(atPath: executable) else { throw TestPeerMissing(what: executable) }
+    let result = try await runProcess(URL(fileURLWithPath: executable), arguments, mergingOutput: true)
+    return (result.status, result.stdout)
+}

@@ -54,24 +54,23 @@ public final class AcceptedAssociation: @unchecked Sendable {
     /// released the association (the release is answered here); throws when it ends any
     /// other way.
     public func nextEvent() async throws -> AssociationEvent? {
-        guard !releaseAnswered else { return nil }
-        guard let event = try await connection.nextEvent() else {
-            try await connection.channel.writeAndFlush(ULRequest.releaseResponse)
-            releaseAnswered = true
-            return nil
-        }
-        return event
+        try await answeringRelease { try await $0.nextEvent() }
     }
 
     /// The next whole message with its data set in memory.
     public func nextMessage() async throws -> (message: DIMSEMessage, contextID: UInt8, dataSet: [UInt8]?)? {
+        try await answeringRelease { try await $0.nextMessage() }
+    }
+
+    /// What `receive` returns; once it says the peer released (nil), the release is answered.
+    private func answeringRelease<T>(_ receive: (DIMSEConnection) async throws -> T?) async throws -> T? {
         guard !releaseAnswered else { return nil }
-        guard let message = try await connection.nextMessage() else {
+        guard let value = try await receive(connection) else {
             try await connection.channel.writeAndFlush(ULRequest.releaseResponse)
             releaseAnswered = true
             return nil
         }
-        return message
+        return value
     }
 
     public func send(_ message: DIMSEMessage, dataSet: [UInt8]? = nil, contextID: UInt8) async throws {

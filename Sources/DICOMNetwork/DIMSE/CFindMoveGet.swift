@@ -91,22 +91,10 @@ public struct CMoveRSP: Equatable, Sendable {
         self.hasDataSet = hasDataSet
     }
     public func commandSet() -> [UInt8] {
-        var b = CommandSetBuilder(.cMoveRSP)
-        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
-        b.us(CommandTag.messageIDBeingRespondedTo, messageIDBeingRespondedTo)
-        b.dataSetType(hasDataSet)
-        b.us(CommandTag.status, status.code)
-        if let errorComment { b.lo(CommandTag.errorComment, errorComment) }
-        counts.encode(into: &b)
-        return b.encoded()
+        retrieveResponseCommandSet(.cMoveRSP, messageIDBeingRespondedTo, affectedSOPClassUID, status, hasDataSet, errorComment, counts)
     }
     init(_ r: CommandSetReader) throws {
-        messageIDBeingRespondedTo = try r.us(CommandTag.messageIDBeingRespondedTo, "Message ID Being Responded To")
-        status = DIMSEStatus(try r.us(CommandTag.status, "Status"))
-        affectedSOPClassUID = r.optionalString(CommandTag.affectedSOPClassUID) ?? ""
-        counts = SubOperationCounts(r)
-        hasDataSet = r.hasDataSet
-        errorComment = r.optionalString(CommandTag.errorComment)
+        (messageIDBeingRespondedTo, affectedSOPClassUID, status, counts, hasDataSet, errorComment) = try readRetrieveResponse(r)
     }
 }
 
@@ -134,6 +122,7 @@ public struct CGetRSP: Equatable, Sendable {
     public var status: DIMSEStatus
     public var counts: SubOperationCounts
     public var hasDataSet: Bool
+    public var errorComment: String?
     public init(messageIDBeingRespondedTo: UInt16, affectedSOPClassUID: String, status: DIMSEStatus,
                 counts: SubOperationCounts, hasDataSet: Bool = false) {
         self.messageIDBeingRespondedTo = messageIDBeingRespondedTo
@@ -143,20 +132,10 @@ public struct CGetRSP: Equatable, Sendable {
         self.hasDataSet = hasDataSet
     }
     public func commandSet() -> [UInt8] {
-        var b = CommandSetBuilder(.cGetRSP)
-        b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
-        b.us(CommandTag.messageIDBeingRespondedTo, messageIDBeingRespondedTo)
-        b.dataSetType(hasDataSet)
-        b.us(CommandTag.status, status.code)
-        counts.encode(into: &b)
-        return b.encoded()
+        retrieveResponseCommandSet(.cGetRSP, messageIDBeingRespondedTo, affectedSOPClassUID, status, hasDataSet, errorComment, counts)
     }
     init(_ r: CommandSetReader) throws {
-        messageIDBeingRespondedTo = try r.us(CommandTag.messageIDBeingRespondedTo, "Message ID Being Responded To")
-        status = DIMSEStatus(try r.us(CommandTag.status, "Status"))
-        affectedSOPClassUID = r.optionalString(CommandTag.affectedSOPClassUID) ?? ""
-        counts = SubOperationCounts(r)
-        hasDataSet = r.hasDataSet
+        (messageIDBeingRespondedTo, affectedSOPClassUID, status, counts, hasDataSet, errorComment) = try readRetrieveResponse(r)
     }
 }
 
@@ -174,4 +153,28 @@ private func readQueryRequest(_ r: CommandSetReader) throws -> (UInt16, String, 
     (try r.us(CommandTag.messageID, "Message ID"),
      try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID"),
      r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium)
+}
+
+/// C-MOVE-RSP and C-GET-RSP carry the same fields.
+private func retrieveResponseCommandSet(_ field: CommandField, _ messageIDBeingRespondedTo: UInt16, _ sopClass: String,
+                                        _ status: DIMSEStatus, _ hasDataSet: Bool, _ errorComment: String?,
+                                        _ counts: SubOperationCounts) -> [UInt8] {
+    var b = CommandSetBuilder(field)
+    b.ui(CommandTag.affectedSOPClassUID, sopClass)
+    b.us(CommandTag.messageIDBeingRespondedTo, messageIDBeingRespondedTo)
+    b.dataSetType(hasDataSet)
+    b.us(CommandTag.status, status.code)
+    if let errorComment { b.lo(CommandTag.errorComment, errorComment) }
+    counts.encode(into: &b)
+    return b.encoded()
+}
+
+private func readRetrieveResponse(_ r: CommandSetReader) throws
+    -> (UInt16, String, DIMSEStatus, SubOperationCounts, Bool, String?) {
+    (try r.us(CommandTag.messageIDBeingRespondedTo, "Message ID Being Responded To"),
+     r.optionalString(CommandTag.affectedSOPClassUID) ?? "",
+     DIMSEStatus(try r.us(CommandTag.status, "Status")),
+     SubOperationCounts(r),
+     r.hasDataSet,
+     r.optionalString(CommandTag.errorComment))
 }

@@ -63,49 +63,38 @@ public struct AssociateRQ: Equatable, Sendable {
     }
 
     func encodedBody() -> [UInt8] {
-        var w = PDUWriter()
-        encodeFixedPart(header, into: &w)
-        for context in presentationContexts {
-            w.item(0x20) { w in
-                w.u8(context.id); w.zeros(3)
-                w.item(0x30) { $0.append(Array(context.abstractSyntax.utf8)) }
-                for ts in context.transferSyntaxes { w.item(0x40) { $0.append(Array(ts.utf8)) } }
+        encodeAssociateBody(header) { w in
+            for context in presentationContexts {
+                w.item(0x20) { w in
+                    w.u8(context.id); w.zeros(3)
+                    w.item(0x30) { $0.append(Array(context.abstractSyntax.utf8)) }
+                    for ts in context.transferSyntaxes { w.item(0x40) { $0.append(Array(ts.utf8)) } }
+                }
             }
         }
-        header.userInformation.encode(into: &w)
-        return w.bytes
     }
 
     init(body: ArraySlice<UInt8>) throws {
-        var r = PDUReader(body, what: "A-ASSOCIATE-RQ")
-        header = try decodeFixedPart(&r)
-        presentationContexts = []
-        for (type, item) in try r.items("A-ASSOCIATE-RQ") {
-            switch type {
-            case 0x10: header.applicationContext = try textItem(item)
-            case 0x20:
-                var c = PDUReader(item, what: "presentation context")
-                let id = try c.u8("presentation context ID")
-                try c.skip(3, "reserved bytes")
-                var abstract: String?
-                var syntaxes: [String] = []
-                for (subType, sub) in try c.items("presentation context") {
-                    switch subType {
-                    case 0x30: abstract = try textItem(sub)
-                    case 0x40: syntaxes.append(try textItem(sub))
-                    default: break  // unknown sub-items are skipped
-                    }
+        var contexts: [ProposedPresentationContext] = []
+        header = try decodeAssociateBody(body, what: "A-ASSOCIATE-RQ", contextType: 0x20) { item in
+            var c = PDUReader(item, what: "presentation context")
+            let id = try c.u8("presentation context ID")
+            try c.skip(3, "reserved bytes")
+            var abstract: String?
+            var syntaxes: [String] = []
+            for (subType, sub) in try c.items("presentation context") {
+                switch subType {
+                case 0x30: abstract = try textItem(sub)
+                case 0x40: syntaxes.append(try textItem(sub))
+                default: break  // unknown sub-items are skipped
                 }
-                guard let abstract else {
-                    throw PDUError.malformed("A-ASSOCIATE-RQ: presentation context \(id) has no abstract syntax")
-                }
-                presentationContexts.append(ProposedPresentationContext(id: id, abstractSyntax: abstract, transferSyntaxes: syntaxes))
-            case 0x50:
-                header.userInformation = try UserInformation(body: item)
-            default:
-                break  // unknown items are skipped (PS3.8 9.3.1)
             }
+            guard let abstract else {
+                throw PDUError.malformed("A-ASSOCIATE-RQ: presentation context \(id) has no abstract syntax")
+            }
+            contexts.append(ProposedPresentationContext(id: id, abstractSyntax: abstract, transferSyntaxes: syntaxes))
         }
+        presentationContexts = contexts
     }
 }
 
@@ -120,46 +109,62 @@ public struct AssociateAC: Equatable, Sendable {
     }
 
     func encodedBody() -> [UInt8] {
-        var w = PDUWriter()
-        encodeFixedPart(header, into: &w)
-        for context in presentationContexts {
-            w.item(0x21) { w in
-                w.u8(context.id); w.u8(0); w.u8(context.result.rawValue); w.u8(0)
-                if let syntax = context.transferSyntax { w.item(0x40) { $0.append(Array(syntax.utf8)) } }
+        encodeAssociateBody(header) { w in
+            for context in presentationContexts {
+                w.item(0x21) { w in
+                    w.u8(context.id); w.u8(0); w.u8(context.result.rawValue); w.u8(0)
+                    if let syntax = context.transferSyntax { w.item(0x40) { $0.append(Array(syntax.utf8)) } }
+                }
             }
         }
-        header.userInformation.encode(into: &w)
-        return w.bytes
     }
 
     init(body: ArraySlice<UInt8>) throws {
-        var r = PDUReader(body, what: "A-ASSOCIATE-AC")
-        header = try decodeFixedPart(&r)
-        presentationContexts = []
-        for (type, item) in try r.items("A-ASSOCIATE-AC") {
-            switch type {
-            case 0x10: header.applicationContext = try textItem(item)
-            case 0x21:
-                var c = PDUReader(item, what: "presentation context")
-                let id = try c.u8("presentation context ID")
-                try c.skip(1, "reserved byte")
-                let resultCode = try c.u8("result/reason")
-                try c.skip(1, "reserved byte")
-                guard let result = AcceptedPresentationContext.Result(rawValue: resultCode) else {
-                    throw PDUError.malformed("A-ASSOCIATE-AC: presentation context \(id) has result \(resultCode), which PS3.8 Table 9-18 does not define")
-                }
-                var syntax: String? = nil
-                for (subType, sub) in try c.items("presentation context") where subType == 0x40 {
-                    syntax = try textItem(sub)
-                }
-                presentationContexts.append(AcceptedPresentationContext(id: id, result: result, transferSyntax: syntax))
-            case 0x50:
-                header.userInformation = try UserInformation(body: item)
-            default:
-                break
+        var contexts: [AcceptedPresentationContext] = []
+        header = try decodeAssociateBody(body, what: "A-ASSOCIATE-AC", contextType: 0x21) { item in
+            var c = PDUReader(item, what: "presentation context")
+            let id = try c.u8("presentation context ID")
+            try c.skip(1, "reserved byte")
+            let resultCode = try c.u8("result/reason")
+            try c.skip(1, "reserved byte")
+            guard let result = AcceptedPresentationContext.Result(rawValue: resultCode) else {
+                throw PDUError.malformed("A-ASSOCIATE-AC: presentation context \(id) has result \(resultCode), which PS3.8 Table 9-18 does not define")
             }
+            var syntax: String? = nil
+            for (subType, sub) in try c.items("presentation context") where subType == 0x40 {
+                syntax = try textItem(sub)
+            }
+            contexts.append(AcceptedPresentationContext(id: id, result: result, transferSyntax: syntax))
+        }
+        presentationContexts = contexts
+    }
+}
+
+/// The body both A-ASSOCIATE-RQ and -AC have: the fixed part, the application context,
+/// the presentation context items `contexts` writes, the user information.
+private func encodeAssociateBody(_ header: AssociateHeader, contexts: (inout PDUWriter) -> Void) -> [UInt8] {
+    var w = PDUWriter()
+    encodeFixedPart(header, into: &w)
+    contexts(&w)
+    header.userInformation.encode(into: &w)
+    return w.bytes
+}
+
+/// Reads that body: the header, with each presentation context item (`contextType`) handed
+/// to `context`; unknown items are skipped (PS3.8 9.3.1).
+private func decodeAssociateBody(_ body: ArraySlice<UInt8>, what: String, contextType: UInt8,
+                                 context: (ArraySlice<UInt8>) throws -> Void) throws -> AssociateHeader {
+    var r = PDUReader(body, what: what)
+    var header = try decodeFixedPart(&r)
+    for (type, item) in try r.items(what) {
+        switch type {
+        case 0x10: header.applicationContext = try textItem(item)
+        case contextType: try context(item)
+        case 0x50: header.userInformation = try UserInformation(body: item)
+        default: break
         }
     }
+    return header
 }
 
 private func encodeFixedPart(_ header: AssociateHeader, into w: inout PDUWriter) {
