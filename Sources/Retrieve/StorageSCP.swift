@@ -30,9 +30,9 @@ final class StorageSCP: Sendable {
         var request: CStoreRQ
         var contextID: UInt8
         var transferSyntax: String
-        var temporaryPath: String?
-        var handle: FileHandle?
-        /// Fragments not yet written: the thread pool is asked once a MiB, not once a PDV.
+        /// Where the object is being written; nil with --ignore or once refused.
+        var sink: ObjectSink?
+        /// Fragments not yet handed to the sink: the thread pool is asked once a MiB, not once a PDV.
         var pending: [UInt8] = []
         var bytes = 0
         var started = ContinuousClock.now
@@ -52,20 +52,21 @@ final class StorageSCP: Sendable {
                     emit(.storeRequestReceived(id: association.id, messageID: rq.messageID,
                                                sopClassUID: rq.affectedSOPClassUID, sopInstanceUID: rq.affectedSOPInstanceUID))
                     emit(.storeBegan(id: association.id))
-                    incoming = try await begin(rq, contextID: id, association: association)
+                    if let previous = incoming { await discard(previous) }
+                    incoming = await begin(rq, contextID: id, association: association)
                 case .dataFragment(let bytes, _, let isLast):
                     guard var current = incoming else { continue }
                     emit(.storeProgress(id: association.id, bytes: bytes.count))
                     current.bytes += bytes.count
-                    if current.refusal == nil, let handle = current.handle {
+                    if current.refusal == nil, let sink = current.sink {
                         current.pending += bytes
                         if current.pending.count >= StorageSCP.writeChunk || isLast {
                             let chunk = current.pending
                             current.pending = []
                             do {
-                                try await pool.runIfActive { try handle.write(contentsOf: chunk) }
+                                try await pool.runIfActive { try sink.consume(chunk) }
                             } catch {
-                                current.refusal = (.storeOutOfResources, "cannot write \(current.temporaryPath ?? "?"): \(error)")
+                                current.refusal = StorageSCP.refusal(for: error)
                             }
                         }
                     }
@@ -88,7 +89,18 @@ final class StorageSCP: Sendable {
         }
     }
 
-    private func begin(_ rq: CStoreRQ, contextID: UInt8, association: AcceptedAssociation) async throws -> Incoming {
+    /// A data set that does not parse is one we cannot understand (C000); anything else is
+    /// a failure to write (A700).
+    static func refusal(for error: any Error) -> (DIMSEStatus, String) {
+        switch error {
+        case DICOMError.malformed, DICOMError.truncated, DICOMError.unsupportedTransferSyntax:
+            return (.cannotUnderstand, "the data set cannot be read: \(error)")
+        default:
+            return (.storeOutOfResources, "\(error)")
+        }
+    }
+
+    private func begin(_ rq: CStoreRQ, contextID: UInt8, association: AcceptedAssociation) async -> Incoming {
         var incoming = Incoming(request: rq, contextID: contextID,
                                 transferSyntax: association.context(contextID)?.transferSyntax ?? TransferSyntax.implicitVRLittleEndian.uid)
         if options.ignore { return incoming }
@@ -97,15 +109,13 @@ final class StorageSCP: Sendable {
             incoming.refusal = (.cannotUnderstand, "the SOP Instance UID \"\(AETitle.printable(rq.affectedSOPInstanceUID))\" is not a valid UID; it is never used as a file name")
             return incoming
         }
-        let path = options.outputDirectory + "/.movescu-\(UInt64.random(in: 0...UInt64.max)).part"
+        guard let syntax = TransferSyntax(uid: incoming.transferSyntax) else {
+            incoming.refusal = (.cannotUnderstand, "unknown transfer syntax \(incoming.transferSyntax)")
+            return incoming
+        }
+        let options = self.options
         do {
-            incoming.handle = try await pool.runIfActive {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw DICOMError.io(path: path, reason: "cannot be created")
-                }
-                return try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            }
-            incoming.temporaryPath = path
+            incoming.sink = try await pool.runIfActive { try ObjectSink(request: rq, transferSyntax: syntax, options: options) }
         } catch {
             incoming.refusal = (.storeOutOfResources, "cannot write in \(options.outputDirectory): \(error)")
         }
@@ -113,8 +123,8 @@ final class StorageSCP: Sendable {
     }
 
     private func discard(_ incoming: Incoming) async {
-        try? incoming.handle?.close()
-        if let path = incoming.temporaryPath { try? FileManager.default.removeItem(atPath: path) }
+        guard let sink = incoming.sink else { return }
+        try? await pool.runIfActive { sink.discard() }
     }
 
     /// Checks and writes the object; the status to answer.
@@ -126,21 +136,18 @@ final class StorageSCP: Sendable {
             fail(rq.affectedSOPInstanceUID, status, reason)
             return status
         }
-        if options.ignore {
+        guard let sink = incoming.sink else {
+            // --ignore: received, acknowledged, not kept.
             record(ReceivedObject(path: nil, sopClassUID: rq.affectedSOPClassUID, sopInstanceUID: rq.affectedSOPInstanceUID,
                                   transferSyntax: incoming.transferSyntax, bytes: incoming.bytes, seconds: seconds))
             return .success
         }
-        let options = self.options
         let result: Result<(String, Bool), StoreFailure>
         do {
-            result = try await pool.runIfActive {
-                Self.write(incoming, options: options)
-            }
+            result = try await pool.runIfActive { sink.finish() }
         } catch {
             result = .failure(StoreFailure(status: .storeOutOfResources, reason: "\(error)"))
         }
-        await discard(incoming)
         switch result {
         case .success(let (path, overwritten)):
             if overwritten { emit(.fileOverwritten(path: path)) }
@@ -148,6 +155,7 @@ final class StorageSCP: Sendable {
                                   transferSyntax: incoming.transferSyntax, bytes: incoming.bytes, seconds: seconds))
             return .success
         case .failure(let failure):
+            await discard(incoming)
             fail(rq.affectedSOPInstanceUID, failure.status, failure.reason)
             return failure.status
         }
@@ -167,55 +175,116 @@ final class StorageSCP: Sendable {
         var status: DIMSEStatus
         var reason: String
     }
+}
 
-    /// Reads the received data set back, checks its UIDs against the command, and writes
-    /// the file under its final name. Runs on the thread pool.
-    private static func write(_ incoming: Incoming, options: StorageOptions) -> Result<(String, Bool), StoreFailure> {
-        let rq = incoming.request
-        // The temporary file is read back and deleted: it needs no fsync.
-        guard let path = incoming.temporaryPath else {
-            return .failure(StoreFailure(status: .storeOutOfResources, reason: "no temporary file"))
+/// Writes one incoming object as its data arrives, in bounded memory.
+///
+/// The data set is parsed as it comes: small elements are kept, large values (pixel data,
+/// fragments) go to an anonymous spool file. At the end the SOP UIDs are checked against the
+/// command and the file is encoded into a hidden `.part` file in the output folder, which is
+/// renamed to its final name. With +B the received bytes go straight behind new meta
+/// information and are parsed only to check the UIDs.
+///
+/// Not thread-safe: the association's serve loop uses it from one thread-pool job at a time.
+final class ObjectSink: @unchecked Sendable {
+    let request: CStoreRQ
+    let transferSyntax: TransferSyntax
+    let options: StorageOptions
+    private var parser: DataSetParser
+    private var builder: DataSetBuilder
+    private let part: PartFile
+
+    /// Values larger than this are spooled, not kept in memory.
+    static let largeValue = 64 << 10
+
+    init(request: CStoreRQ, transferSyntax: TransferSyntax, options: StorageOptions) throws {
+        self.request = request
+        self.transferSyntax = transferSyntax
+        self.options = options
+        var parserOptions = DataSetParser.Options()
+        parserOptions.maximumBufferedValue = ObjectSink.largeValue
+        parser = DataSetParser(transferSyntax: transferSyntax, options: parserOptions)
+        part = try PartFile(directory: options.outputDirectory)
+        if options.bitPreserving {
+            builder = DataSetBuilder(largeValues: .discard)
+            if options.write.fileFormat {
+                // Like DCMTK's movescu, the meta information names no source AE title.
+                let meta = DICOMFile.makeMeta(sopClassUID: Self.fix(request.affectedSOPClassUID, options),
+                                              sopInstanceUID: Self.fix(request.affectedSOPInstanceUID, options),
+                                              transferSyntax: transferSyntax)
+                do {
+                    try part.write(try DICOMFile.fileHeader(meta))
+                } catch {
+                    part.discard()
+                    throw error
+                }
+            }
+        } else {
+            do {
+                builder = DataSetBuilder(largeValues: .spool(try Spool(directory: options.outputDirectory)))
+            } catch {
+                part.discard()
+                throw error
+            }
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure(StoreFailure(status: .storeOutOfResources, reason: "cannot read back \(path)"))
+    }
+
+    static func fix(_ uid: String, _ options: StorageOptions) -> String {
+        options.correctUIDPadding ? ObjectNaming.unpadded(uid) : uid
+    }
+
+    /// The next piece of the data set.
+    func consume(_ bytes: [UInt8]) throws {
+        if options.bitPreserving { try part.write(bytes) }
+        try parser.append(bytes)
+        try drain()
+    }
+
+    private func drain() throws {
+        while let event = try parser.next() {
+            try builder.consume(event)
         }
-        let raw = [UInt8](data)
-        guard let syntax = TransferSyntax(uid: incoming.transferSyntax) else {
-            return .failure(StoreFailure(status: .cannotUnderstand, reason: "unknown transfer syntax \(incoming.transferSyntax)"))
-        }
-        let dataSet: DataSet
+    }
+
+    /// Checks the object and puts it under its final name.
+    func finish() -> Result<(String, Bool), StorageSCP.StoreFailure> {
+        let rq = request
+        var dataSet: DataSet
         do {
-            dataSet = try DataSetReader.read(raw, transferSyntax: syntax)
+            parser.finish()
+            try drain()
+            dataSet = builder.dataSet
+            if !transferSyntax.isExplicitVR { dataSet.resolveAmbiguousVRs() }
         } catch {
-            return .failure(StoreFailure(status: .cannotUnderstand, reason: "the data set cannot be read: \(error)"))
+            let (status, reason) = StorageSCP.refusal(for: error)
+            return .failure(StorageSCP.StoreFailure(status: status, reason: reason))
         }
-        func fix(_ uid: String) -> String { options.correctUIDPadding ? ObjectNaming.unpadded(uid) : uid }
-        let commandClass = fix(rq.affectedSOPClassUID), commandInstance = fix(rq.affectedSOPInstanceUID)
-        let dataClass = fix(dataSet.string(.sopClassUID) ?? ""), dataInstance = fix(dataSet.string(.sopInstanceUID) ?? "")
+        let commandClass = Self.fix(rq.affectedSOPClassUID, options), commandInstance = Self.fix(rq.affectedSOPInstanceUID, options)
+        let dataClass = Self.fix(dataSet.string(.sopClassUID) ?? "", options)
+        let dataInstance = Self.fix(dataSet.string(.sopInstanceUID) ?? "", options)
         guard dataClass == commandClass, dataInstance == commandInstance else {
-            return .failure(StoreFailure(status: .dataSetDoesNotMatchSOPClass,
-                                         reason: "the data set's SOP Class/Instance UID (\(dataClass), \(dataInstance)) differ from the command's (\(commandClass), \(commandInstance))"))
+            return .failure(StorageSCP.StoreFailure(status: .dataSetDoesNotMatchSOPClass,
+                                                    reason: "the data set's SOP Class/Instance UID (\(dataClass), \(dataInstance)) differ from the command's (\(commandClass), \(commandInstance))"))
         }
         guard let name = ObjectNaming.fileName(sopClassUID: commandClass, sopInstanceUID: commandInstance) else {
-            return .failure(StoreFailure(status: .cannotUnderstand, reason: "the SOP Instance UID is not a valid UID"))
+            return .failure(StorageSCP.StoreFailure(status: .cannotUnderstand, reason: "the SOP Instance UID is not a valid UID"))
         }
         let finalPath = options.outputDirectory + "/" + name
         let existed = FileManager.default.fileExists(atPath: finalPath)
         do {
-            let bytes: [UInt8]
-            // Like DCMTK's movescu, the meta information names no source AE title.
-            let writeOptions = options.write
-            if options.bitPreserving {
-                bytes = try DICOMFile.encodeBitPreserving(dataSetBytes: raw, transferSyntax: syntax, sopClassUID: commandClass,
-                                                          sopInstanceUID: commandInstance, fileFormat: writeOptions.fileFormat)
-            } else {
-                bytes = try DICOMFile(dataSet: dataSet, transferSyntax: syntax).encoded(writeOptions)
+            if !options.bitPreserving {
+                try DICOMFile(dataSet: dataSet, transferSyntax: transferSyntax).write(options.write) { try part.write($0) }
             }
-            try AtomicFile.write(bytes, to: finalPath)
+            try part.commit(as: finalPath)
         } catch {
-            return .failure(StoreFailure(status: .storeOutOfResources, reason: "cannot write \(finalPath): \(error)"))
+            return .failure(StorageSCP.StoreFailure(status: .storeOutOfResources, reason: "cannot write \(finalPath): \(error)"))
         }
         return .success((finalPath, existed))
+    }
+
+    /// Removes what was written (a refused or failed object). Safe after `finish`.
+    func discard() {
+        part.discard()
     }
 }
 

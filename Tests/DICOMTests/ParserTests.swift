@@ -34,11 +34,11 @@ import Testing
             position += n
             while let event = try parser.next() {
                 if case .valueChunk = event { chunks += 1 }
-                builder.consume(event)
+                try builder.consume(event)
             }
         }
         parser.finish()
-        while let event = try parser.next() { builder.consume(event) }
+        while let event = try parser.next() { try builder.consume(event) }
         #expect(parser.isComplete)
         var dataSet = builder.dataSet
         if !syntax.isExplicitVR { dataSet.resolveAmbiguousVRs(dictionary: .active) }

@@ -147,3 +147,32 @@ public func runProgram(_ executable: String, _ arguments: [String]) async throws
     let result = try await runProcess(URL(fileURLWithPath: executable), arguments, mergingOutput: true)
     return (result.status, result.stdout)
 }
+
+/// dcmdump's view of a file's data set: element lines without the length comments, group
+/// lengths, delimiters, data set trailing padding and the syntax line, so that the same content in another encoding
+/// compares equal.
+public func dataSetLines(_ path: String) async throws -> [String] {
+    let result = try await runProgram("/usr/bin/dcmdump", ["-q", "+L", path])
+    guard result.status == 0 else { throw TestPeerMissing(what: "dcmdump of \(path): \(result.output)") }
+    let lines = result.output.split(separator: "\n").map(String.init)
+    guard let start = lines.firstIndex(of: "# Dicom-Data-Set") else { return [] }
+    return lines[(start + 1)...].compactMap { line in
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("#") || trimmed.isEmpty { return nil }
+        if trimmed.contains(",0000) ") || trimmed.hasPrefix("(fffe,e00d)") || trimmed.hasPrefix("(fffe,e0dd)") { return nil }
+        // DCMTK's storescu drops trailing padding (fffc,fffc) when it sends.
+        if trimmed.hasPrefix("(fffc,fffc)") { return nil }
+        // A sequence or item may be re-encoded with the other kind of length.
+        let line = trimmed.components(separatedBy: " #").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let normalized = line.replacingOccurrences(of: " with explicit length", with: "").replacingOccurrences(of: " with undefined length", with: "")
+        // Native pixel data read as OW (implicit VR) shows as little endian words; the bytes
+        // are the same as OB's.
+        if normalized.hasPrefix("(7fe0,0010) OW ") {
+            let words = normalized.dropFirst(15).split(separator: "\\")
+            if words.allSatisfy({ $0.count == 4 }) {
+                return "(7fe0,0010) OB " + words.map { "\($0.suffix(2))\\\($0.prefix(2))" }.joined(separator: "\\")
+            }
+        }
+        return normalized
+    }
+}

@@ -10,6 +10,10 @@ public struct DataElement: Sendable, Equatable {
         case sequence([DataSet])
         /// Encapsulated pixel data: the basic offset table first, then the fragments, as received.
         case fragments([[UInt8]])
+        /// A large value kept in a spool file rather than in memory (see `DataSetBuilder`).
+        case spooled(SpooledBytes)
+        /// Encapsulated pixel data whose offset table and fragments are kept in a spool file.
+        case spooledFragments([SpooledBytes])
     }
 
     public var tag: Tag
@@ -36,6 +40,25 @@ public struct DataElement: Sendable, Equatable {
         return nil
     }
 
+    /// Whether the value sits in a spool file rather than in memory.
+    public var isSpooled: Bool {
+        switch value {
+        case .spooled, .spooledFragments: return true
+        default: return false
+        }
+    }
+
+    /// The value's length in bytes, without padding (0 for sequences).
+    public var valueLength: Int {
+        switch value {
+        case .bytes(let b): return b.count
+        case .spooled(let s): return s.count
+        case .fragments(let f): return f.reduce(0) { $0 + $1.count }
+        case .spooledFragments(let f): return f.reduce(0) { $0 + $1.count }
+        case .sequence: return 0
+        }
+    }
+
     public var fragments: [[UInt8]]? {
         if case .fragments(let f) = value { return f }
         return nil
@@ -46,6 +69,10 @@ public struct DataElement: Sendable, Equatable {
         switch value {
         case .sequence(let items): return items.count
         case .fragments(let fragments): return fragments.count
+        case .spooledFragments(let fragments): return fragments.count
+        case .spooled(let value):
+            if vr.isOtherBinary || vr.isString || vr.byteSwapUnit <= 1 { return 1 }
+            return value.count / vr.byteSwapUnit
         case .bytes(let b):
             if vr.isOtherBinary { return 1 }
             if b.isEmpty { return 0 }

@@ -1,40 +1,74 @@
 /// Builds a `DataSet` tree from parser events.
+///
+/// Values the parser hands out in chunks (larger than its `maximumBufferedValue`) are kept
+/// as the policy says: in memory, in a spool file, or not at all. With a spool, every
+/// fragment of encapsulated pixel data goes there too, so that the memory a data set takes
+/// no longer grows with its pixel data.
 public struct DataSetBuilder: Sendable {
+    public enum LargeValues: Sendable {
+        /// Gathered in memory.
+        case keep
+        /// Written to the spool; elements refer to it (`.spooled`, `.spooledFragments`).
+        case spool(Spool)
+        /// Left out of the data set (for a reader that needs only the small elements).
+        case discard
+    }
+
     private enum Partial {
         case dataSet([DataElement])
         case sequence(tag: Tag, vr: VR, items: [DataSet])
         case fragments(tag: Tag, vr: VR, fragments: [[UInt8]])
+        case spooledFragments(tag: Tag, vr: VR, fragments: [SpooledBytes])
         case largeValue(tag: Tag?, vr: VR, bytes: [UInt8])  // tag nil: a fragment
+        case spooling(tag: Tag?, vr: VR, start: Int)
+        case discarding(tag: Tag?)
     }
 
     private var stack: [Partial] = [.dataSet([])]
+    public let largeValues: LargeValues
 
-    public init() {}
+    public init(largeValues: LargeValues = .keep) {
+        self.largeValues = largeValues
+    }
 
-    public mutating func consume(_ event: DataSetEvent) {
+    /// Takes the next parser event. Throws only when the spool cannot be written.
+    public mutating func consume(_ event: DataSetEvent) throws {
         switch event {
         case .element(let tag, let vr, let value):
             add(DataElement(tag: tag, vr: vr, value: .bytes(value)))
         case .valueStart(let tag, let vr, let length):
-            // The length is what the stream claims: reserve no more than a little of it.
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(min(length, 1 << 20))
-            stack.append(.largeValue(tag: tag, vr: vr, bytes: bytes))
+            startLarge(tag: tag, vr: vr, length: length)
         case .fragmentStart(let length):
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(min(length, 1 << 20))
-            stack.append(.largeValue(tag: nil, vr: .OB, bytes: bytes))
+            startLarge(tag: nil, vr: .OB, length: length)
         case .valueChunk(let chunk):
-            guard case .largeValue(let tag, let vr, var bytes) = stack.removeLast() else { return }
-            bytes.append(contentsOf: chunk)
-            stack.append(.largeValue(tag: tag, vr: vr, bytes: bytes))
+            switch stack.removeLast() {
+            case .largeValue(let tag, let vr, var bytes):
+                bytes.append(contentsOf: chunk)
+                stack.append(.largeValue(tag: tag, vr: vr, bytes: bytes))
+            case .spooling(let tag, let vr, let start):
+                if case .spool(let spool) = largeValues { try spool.append(chunk) }
+                stack.append(.spooling(tag: tag, vr: vr, start: start))
+            case let other:
+                stack.append(other)
+            }
         case .valueEnd:
-            guard case .largeValue(let tag, let vr, let bytes) = stack.removeLast() else { return }
-            if let tag {
+            switch stack.removeLast() {
+            case .largeValue(let tag?, let vr, let bytes):
                 add(DataElement(tag: tag, vr: vr, value: .bytes(bytes)))
-            } else if case .fragments(let t, let v, var fragments) = stack.removeLast() {
-                fragments.append(bytes)
-                stack.append(.fragments(tag: t, vr: v, fragments: fragments))
+            case .largeValue(nil, _, let bytes):
+                addFragment(bytes)
+            case .spooling(let tag, let vr, let start):
+                guard case .spool(let spool) = largeValues else { return }
+                let value = SpooledBytes(spool: spool, offset: start, count: spool.end - start)
+                if let tag {
+                    add(DataElement(tag: tag, vr: vr, value: .spooled(value)))
+                } else {
+                    addSpooledFragment(value)
+                }
+            case .discarding:
+                break
+            case let other:
+                stack.append(other)
             }
         case .sequenceStart(let tag, let vr, _):
             stack.append(.sequence(tag: tag, vr: vr, items: []))
@@ -49,15 +83,60 @@ public struct DataSetBuilder: Sendable {
             guard case .sequence(let tag, let vr, let items) = stack.removeLast() else { return }
             add(DataElement(tag: tag, vr: vr, value: .sequence(items)))
         case .fragmentsStart(let tag, let vr):
-            stack.append(.fragments(tag: tag, vr: vr, fragments: []))
+            switch largeValues {
+            case .keep: stack.append(.fragments(tag: tag, vr: vr, fragments: []))
+            case .spool: stack.append(.spooledFragments(tag: tag, vr: vr, fragments: []))
+            case .discard: stack.append(.discarding(tag: tag))
+            }
         case .fragment(let bytes):
-            guard case .fragments(let tag, let vr, var fragments) = stack.removeLast() else { return }
-            fragments.append(bytes)
-            stack.append(.fragments(tag: tag, vr: vr, fragments: fragments))
+            switch largeValues {
+            case .keep:
+                addFragment(bytes)
+            case .spool(let spool):
+                let start = spool.end
+                try spool.append(bytes)
+                addSpooledFragment(SpooledBytes(spool: spool, offset: start, count: bytes.count))
+            case .discard:
+                break
+            }
         case .fragmentsEnd:
-            guard case .fragments(let tag, let vr, let fragments) = stack.removeLast() else { return }
-            add(DataElement(tag: tag, vr: vr, value: .fragments(fragments)))
+            switch stack.removeLast() {
+            case .fragments(let tag, let vr, let fragments):
+                add(DataElement(tag: tag, vr: vr, value: .fragments(fragments)))
+            case .spooledFragments(let tag, let vr, let fragments):
+                add(DataElement(tag: tag, vr: vr, value: .spooledFragments(fragments)))
+            case .discarding:
+                break
+            case let other:
+                stack.append(other)
+            }
         }
+    }
+
+    private mutating func startLarge(tag: Tag?, vr: VR, length: Int) {
+        switch largeValues {
+        case .keep:
+            // The length is what the stream claims: reserve no more than a little of it.
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(min(length, 1 << 20))
+            stack.append(.largeValue(tag: tag, vr: vr, bytes: bytes))
+        case .spool(let spool):
+            stack.append(.spooling(tag: tag, vr: vr, start: spool.end))
+        case .discard:
+            stack.append(.discarding(tag: tag))
+        }
+    }
+
+    private mutating func addFragment(_ bytes: [UInt8]) {
+        guard case .fragments(let t, let v, var fragments) = stack.removeLast() else { return }
+        fragments.append(bytes)
+        stack.append(.fragments(tag: t, vr: v, fragments: fragments))
+    }
+
+    private mutating func addSpooledFragment(_ value: SpooledBytes) {
+        guard case .spooledFragments(let t, let v, var fragments) = stack.removeLast() else { return }
+        fragments.append(value)
+        stack.append(.spooledFragments(tag: t, vr: v, fragments: fragments))
     }
 
     private mutating func add(_ element: DataElement) {
@@ -102,7 +181,7 @@ public enum DataSetReader {
         parser.finish()
         var builder = DataSetBuilder()
         while let event = try parser.next() {
-            builder.consume(event)
+            try builder.consume(event)
         }
         var dataSet = builder.dataSet
         if !transferSyntax.isExplicitVR {
@@ -115,7 +194,7 @@ public enum DataSetReader {
 extension DataSet {
     /// Implicit VR streams do not say whether a "US or SS" element is signed: where the same
     /// data set has Pixel Representation (0028,0103) 1 it is SS, as DCMTK decides.
-    mutating func resolveAmbiguousVRs(dictionary: DataDictionary) {
+    public mutating func resolveAmbiguousVRs(dictionary: DataDictionary = .active) {
         let signed = integers(Tag(0x0028, 0x0103))?.first == 1
         for i in elements_.indices {
             switch elements_[i].value {
@@ -126,7 +205,7 @@ extension DataSet {
                 if signed && elements_[i].vr == .US, dictionary.entry(for: elements_[i].tag)?.vrs == [.US, .SS] {
                     elements_[i].vr = .SS
                 }
-            case .fragments:
+            case .fragments, .spooled, .spooledFragments:
                 break
             }
         }

@@ -42,21 +42,76 @@ public struct DataSetWriter {
         self.bigEndian = transferSyntax.isBigEndian
     }
 
-    /// The encoded data set; deflated when the syntax says so.
+    /// The encoded data set; deflated when the syntax says so. Spooled values are read in.
     /// - Parameter precedingBytes: bytes before the data set in the file (preamble and
     ///   file meta information), for aligning the file with `+p`.
     public func encode(_ dataSet: DataSet, precedingBytes: Int = 0) throws -> [UInt8] {
-        var out: [UInt8] = []
+        var out = Output()
+        try encodeItemBody(dataSet, into: &out, topLevel: true, precedingBytes: precedingBytes)
+        var plain = out.bytes
+        if !out.splices.isEmpty {
+            plain = []
+            try out.emit { plain.append(contentsOf: $0) }
+        }
+        return transferSyntax.isDeflated ? try Deflate.compress(plain, level: options.compressionLevel) : plain
+    }
+
+    /// Encodes the data set into `sink`, in pieces. Spooled values are copied from their
+    /// spool a chunk at a time, so the memory used is that of the data set without them.
+    /// (Deflated output is the exception: it is compressed whole, in memory.)
+    public func write(_ dataSet: DataSet, precedingBytes: Int = 0, to sink: ([UInt8]) throws -> Void) throws {
+        var out = Output()
         try encodeItemBody(dataSet, into: &out, topLevel: true, precedingBytes: precedingBytes)
         if transferSyntax.isDeflated {
-            return try Deflate.compress(out, level: options.compressionLevel)
+            var plain: [UInt8] = []
+            try out.emit { plain.append(contentsOf: $0) }
+            try sink(try Deflate.compress(plain, level: options.compressionLevel))
+            return
         }
-        return out
+        try out.emit(sink)
+    }
+
+    /// Encoded bytes with holes where spooled values go. `count` is the encoded length
+    /// including the spooled values; positions for patching lengths index `bytes`.
+    struct Output {
+        var bytes: [UInt8] = []
+        /// Spooled values and where in `bytes` they go (before the byte at `position`).
+        var splices: [(position: Int, value: SpooledBytes, swapUnit: Int)] = []
+        var spooledCount = 0
+
+        var count: Int { bytes.count + spooledCount }
+
+        mutating func append(_ byte: UInt8) { bytes.append(byte) }
+        mutating func append(contentsOf other: some Collection<UInt8>) { bytes.append(contentsOf: other) }
+
+        mutating func splice(_ value: SpooledBytes, swapUnit: Int) {
+            splices.append((bytes.count, value, swapUnit))
+            spooledCount += value.count
+        }
+
+        func emit(_ sink: ([UInt8]) throws -> Void) throws {
+            var from = 0
+            for splice in splices {
+                if splice.position > from { try sink(Array(bytes[from..<splice.position])) }
+                // Chunks are a multiple of every swap unit (8).
+                try splice.value.read { chunk in
+                    if splice.swapUnit > 1 {
+                        var swapped = chunk
+                        ValueCoding.swapBytes(&swapped, unit: splice.swapUnit)
+                        try sink(swapped)
+                    } else {
+                        try sink(chunk)
+                    }
+                }
+                from = splice.position
+            }
+            if from < bytes.count { try sink(from == 0 ? bytes : Array(bytes[from...])) }
+        }
     }
 
     // MARK: Data sets and items
 
-    private func encodeItemBody(_ dataSet: DataSet, into out: inout [UInt8], topLevel: Bool, precedingBytes: Int) throws {
+    private func encodeItemBody(_ dataSet: DataSet, into out: inout Output, topLevel: Bool, precedingBytes: Int) throws {
         let start = out.count
         // Existing trailing padding is dropped (-p) or made anew (+p).
         var elements = dataSet.elements.filter { $0.tag != .dataSetTrailingPadding }
@@ -80,7 +135,7 @@ public struct DataSetWriter {
         var groupStart = 0
         var currentGroup: UInt16? = nil
 
-        func closeGroup(_ out: inout [UInt8]) {
+        func closeGroup(_ out: inout Output) {
             if let position = groupLengthPosition {
                 writeU32(UInt32(out.count - groupStart), at: position, in: &out)
             }
@@ -95,7 +150,7 @@ public struct DataSetWriter {
             if element.tag.isGroupLength {
                 // Written with a placeholder and patched at the end of the group.
                 writeHeader(tag: element.tag, vr: .UL, length: 4, into: &out)
-                groupLengthPosition = out.count
+                groupLengthPosition = out.bytes.count
                 appendU32(0, to: &out)
                 groupStart = out.count
                 continue
@@ -114,7 +169,7 @@ public struct DataSetWriter {
     }
 
     /// Data Set Trailing Padding (FFFC,FFFC) OB, sized so that the total becomes a multiple of `unit`.
-    private func appendPadding(currentLength: Int, unit: Int, into out: inout [UInt8]) {
+    private func appendPadding(currentLength: Int, unit: Int, into out: inout Output) {
         let header = explicitVR ? 12 : 8
         var total = currentLength + header
         var padLength = (unit - total % unit) % unit
@@ -141,7 +196,7 @@ public struct DataSetWriter {
         return vr
     }
 
-    private func encode(_ element: DataElement, into out: inout [UInt8]) throws {
+    private func encode(_ element: DataElement, into out: inout Output) throws {
         switch element.value {
         case .bytes(let value):
             let padded = value.count % 2 == 1
@@ -162,14 +217,35 @@ public struct DataSetWriter {
             }
             if padded { out.append(element.vr.paddingByte) }
 
+        case .spooled(let value):
+            let padded = value.count % 2 == 1
+            let length = value.count + (padded ? 1 : 0)
+            guard length <= 0xFFFF_FFFE else {
+                throw DICOMError.encoding("element \(element.tag) is \(value.count) bytes, more than a length field holds")
+            }
+            let vr = outputVR(element.vr, length: length)
+            writeHeader(tag: element.tag, vr: vr, length: UInt32(length), into: &out)
+            out.splice(value, swapUnit: bigEndian ? vr.byteSwapUnit : 1)
+            if padded { out.append(element.vr.paddingByte) }
+
+        case .spooledFragments(let fragments):
+            writeHeader(tag: element.tag, vr: element.vr == .OW ? .OW : .OB, length: 0xFFFF_FFFF, into: &out)
+            for fragment in fragments {
+                let padded = fragment.count % 2 == 1
+                writeItemHeader(.item, length: UInt32(fragment.count + (padded ? 1 : 0)), into: &out)
+                out.splice(fragment, swapUnit: 1)
+                if padded { out.append(0) }
+            }
+            writeItemHeader(.sequenceDelimitationItem, length: 0, into: &out)
+
         case .sequence(let items):
             let undefined = options.sequenceLength == .undefined
             writeHeader(tag: element.tag, vr: .SQ, length: undefined ? 0xFFFF_FFFF : 0, into: &out)
-            let lengthPosition = out.count - 4
+            let lengthPosition = out.bytes.count - 4
             let sequenceStart = out.count
             for item in items {
                 writeItemHeader(.item, length: undefined ? 0xFFFF_FFFF : 0, into: &out)
-                let itemLengthPosition = out.count - 4
+                let itemLengthPosition = out.bytes.count - 4
                 let itemStart = out.count
                 try encodeItemBody(item, into: &out, topLevel: false, precedingBytes: 0)
                 if undefined {
@@ -199,7 +275,7 @@ public struct DataSetWriter {
 
     // MARK: Headers
 
-    private func writeHeader(tag: Tag, vr: VR, length: UInt32, into out: inout [UInt8]) {
+    private func writeHeader(tag: Tag, vr: VR, length: UInt32, into out: inout Output) {
         appendU16(tag.group, to: &out)
         appendU16(tag.element, to: &out)
         if explicitVR {
@@ -218,14 +294,14 @@ public struct DataSetWriter {
         }
     }
 
-    private func writeItemHeader(_ tag: Tag, length: UInt32, into out: inout [UInt8]) {
+    private func writeItemHeader(_ tag: Tag, length: UInt32, into out: inout Output) {
         appendU16(tag.group, to: &out)
         appendU16(tag.element, to: &out)
         appendU32(length, to: &out)
     }
 
     @inline(__always)
-    private func appendU16(_ v: UInt16, to out: inout [UInt8]) {
+    private func appendU16(_ v: UInt16, to out: inout Output) {
         if bigEndian {
             out.append(UInt8(v >> 8)); out.append(UInt8(v & 0xFF))
         } else {
@@ -234,17 +310,17 @@ public struct DataSetWriter {
     }
 
     @inline(__always)
-    private func appendU32(_ v: UInt32, to out: inout [UInt8]) {
+    private func appendU32(_ v: UInt32, to out: inout Output) {
         out.append(contentsOf: [0, 0, 0, 0])
-        writeU32(v, at: out.count - 4, in: &out)
+        writeU32(v, at: out.bytes.count - 4, in: &out)
     }
 
     @inline(__always)
-    private func writeU32(_ v: UInt32, at i: Int, in out: inout [UInt8]) {
+    private func writeU32(_ v: UInt32, at i: Int, in out: inout Output) {
         if bigEndian {
-            out[i] = UInt8(v >> 24); out[i + 1] = UInt8(v >> 16 & 0xFF); out[i + 2] = UInt8(v >> 8 & 0xFF); out[i + 3] = UInt8(v & 0xFF)
+            out.bytes[i] = UInt8(v >> 24); out.bytes[i + 1] = UInt8(v >> 16 & 0xFF); out.bytes[i + 2] = UInt8(v >> 8 & 0xFF); out.bytes[i + 3] = UInt8(v & 0xFF)
         } else {
-            out[i] = UInt8(v & 0xFF); out[i + 1] = UInt8(v >> 8 & 0xFF); out[i + 2] = UInt8(v >> 16 & 0xFF); out[i + 3] = UInt8(v >> 24)
+            out.bytes[i] = UInt8(v & 0xFF); out.bytes[i + 1] = UInt8(v >> 8 & 0xFF); out.bytes[i + 2] = UInt8(v >> 16 & 0xFF); out.bytes[i + 3] = UInt8(v >> 24)
         }
     }
 }

@@ -175,6 +175,14 @@ public struct DICOMFile: Sendable, Equatable {
 
     /// The bytes of the file (or bare data set with `-F`).
     public func encoded(_ options: WriteOptions = WriteOptions()) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try write(options) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Encodes the file (or bare data set with `-F`) into `sink`, in pieces: spooled values
+    /// are copied a chunk at a time and never held whole.
+    public func write(_ options: WriteOptions = WriteOptions(), to sink: ([UInt8]) throws -> Void) throws {
         let syntax = options.transferSyntax ?? transferSyntax
         if syntax.isEncapsulated && syntax != transferSyntax {
             throw DICOMError.encoding("writing \(syntax.name) would need compressing the pixel data, which this tool does not do")
@@ -187,18 +195,25 @@ public struct DICOMFile: Sendable, Equatable {
         if !options.fileFormat {
             var encoding = options.encoding
             encoding.padding = nil
-            return try DataSetWriter(transferSyntax: syntax, options: encoding).encode(dataSet)
+            try DataSetWriter(transferSyntax: syntax, options: encoding).write(dataSet, to: sink)
+            return
         }
         let sopClass = dataSet.string(.sopClassUID) ?? meta.string(.mediaStorageSOPClassUID) ?? ""
         let sopInstance = dataSet.string(.sopInstanceUID) ?? meta.string(.mediaStorageSOPInstanceUID) ?? ""
         let sourceAE = options.sourceApplicationEntityTitle ?? meta.string(.sourceApplicationEntityTitle)
         let newMeta = DICOMFile.makeMeta(sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: syntax,
                                          sourceApplicationEntityTitle: sourceAE)
+        let header = try DICOMFile.fileHeader(newMeta)
+        try sink(header)
+        try DataSetWriter(transferSyntax: syntax, options: options.encoding)
+            .write(dataSet, precedingBytes: header.count, to: sink)
+    }
+
+    /// The preamble, "DICM" and the encoded meta information.
+    public static func fileHeader(_ meta: DataSet) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 128)
         out.append(contentsOf: Array("DICM".utf8))
-        out.append(contentsOf: try DICOMFile.encodeMeta(newMeta))
-        out.append(contentsOf: try DataSetWriter(transferSyntax: syntax, options: options.encoding)
-            .encode(dataSet, precedingBytes: out.count))
+        out.append(contentsOf: try encodeMeta(meta))
         return out
     }
 
@@ -211,9 +226,7 @@ public struct DICOMFile: Sendable, Equatable {
         guard fileFormat else { return dataSetBytes }
         let meta = makeMeta(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID, transferSyntax: transferSyntax,
                             sourceApplicationEntityTitle: sourceApplicationEntityTitle)
-        var out = [UInt8](repeating: 0, count: 128)
-        out.append(contentsOf: Array("DICM".utf8))
-        out.append(contentsOf: try encodeMeta(meta))
+        var out = try fileHeader(meta)
         out.append(contentsOf: dataSetBytes)
         return out
     }
@@ -229,16 +242,95 @@ public struct DICOMFile: Sendable, Equatable {
 /// Writes files so that their final name appears only when they are complete.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/.\(url.lastPathComponent).\(getpid()).part"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
-            throw DICOMError.io(path: path, reason: "cannot write (\(String(cString: strerror(errno))))")
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let part = try PartFile(directory: directory)
+        do {
+            try part.write(bytes)
+            try part.commit(as: path)
+        } catch {
+            part.discard()
+            throw error
         }
-        if rename(temporary, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw DICOMError.io(path: path, reason: "cannot rename into place (\(reason))")
+    }
+}
+
+/// A file being written under a hidden temporary name (`.movescu-XXXXXX.part`) in the
+/// folder of its final name; `commit` renames it into place once it is complete, `discard`
+/// removes it. Writes are buffered and go out in large pieces. Not for concurrent use: one
+/// writer at a time.
+public final class PartFile: @unchecked Sendable {
+    public let temporaryPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    /// Bytes written so far.
+    public private(set) var size = 0
+    static let bufferSize = 1 << 20
+
+    public init(directory: String) throws {
+        var template = Array((directory + "/.movescu-XXXXXX.part").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 5) }
+        guard fd >= 0 else {
+            throw DICOMError.io(path: directory, reason: "cannot create a file there (\(String(cString: strerror(errno))))")
         }
+        self.fd = fd
+        self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        // mkstemp makes 0600; files here are ordinary output, readable as umask allows.
+        let mask = umask(0)
+        umask(mask)
+        fchmod(fd, 0o666 & ~mask)
+        buffer.reserveCapacity(PartFile.bufferSize)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        size += bytes.count
+        if buffer.isEmpty && bytes.count >= PartFile.bufferSize {
+            try writeOut(bytes)
+            return
+        }
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= PartFile.bufferSize { try flush() }
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try writeOut(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeOut(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DICOMError.io(path: temporaryPath, reason: "cannot write (\(String(cString: strerror(errno))))")
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Writes what is buffered, closes the file and renames it to `path`.
+    public func commit(as path: String) throws {
+        try flush()
+        let fd = self.fd
+        self.fd = -1
+        if close(fd) != 0 {
+            throw DICOMError.io(path: temporaryPath, reason: "cannot close (\(String(cString: strerror(errno))))")
+        }
+        if rename(temporaryPath, path) != 0 {
+            throw DICOMError.io(path: path, reason: "cannot rename into place (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    /// Removes the temporary file (after a failure or a refusal).
+    public func discard() {
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(temporaryPath)
     }
 }

@@ -54,6 +54,17 @@ public struct DumpFormatter: Sendable {
                     out.append(line(depth + 1, .item, "pi", text, "\(pad3(fragment.count)), 1 Item"))
                 }
                 out.append(line(depth, .sequenceDelimitationItem, "na", "(SequenceDelimitationItem)", "  0, 0 SequenceDelimitationItem"))
+            case .spooled(let value):
+                // Like dcmdump's values above its load limit.
+                out.append(line(depth, element.tag, element.vr.rawValue, "(not loaded)",
+                                "\(pad3(value.count)), \(element.valueMultiplicity) \(name)"))
+            case .spooledFragments(let fragments):
+                out.append(line(depth, element.tag, element.vr.rawValue, "(PixelSequence #=\(fragments.count))", "u/l, 1 \(name)"))
+                for fragment in fragments {
+                    out.append(line(depth + 1, .item, "pi", fragment.count == 0 ? "(no value available)" : "(not loaded)",
+                                    "\(pad3(fragment.count)), 1 Item"))
+                }
+                out.append(line(depth, .sequenceDelimitationItem, "na", "(SequenceDelimitationItem)", "  0, 0 SequenceDelimitationItem"))
             }
         }
     }

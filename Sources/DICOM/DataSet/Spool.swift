@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// A file that holds large values (pixel data, fragments) of data sets being received, so
+/// that an object of any size passes through in bounded memory.
+///
+/// The file is unlinked as soon as it is created: it has no name, cannot be left behind by
+/// a crash, and disappears when the last `Spool` reference goes. Values are appended through
+/// a write buffer and read back in chunks by the writer.
+public final class Spool: Sendable {
+    private struct State {
+        var buffer: [UInt8] = []
+        /// Bytes in the file plus those still in the buffer.
+        var size = 0
+        var closed = false
+    }
+
+    private let fd: Int32
+    private let state = Mutex(State())
+    /// Where the spool lives, for error messages.
+    public let directory: String
+    static let bufferSize = 1 << 20
+
+    /// Creates an anonymous spool file in `directory` (ideally on the same file system as
+    /// the output, so that its space is accounted where the user expects).
+    public init(directory: String) throws {
+        var template = Array((directory + "/.movescu-spool-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw DICOMError.io(path: directory, reason: "cannot create a spool file (\(String(cString: strerror(errno))))")
+        }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        unlink(path)
+        self.fd = fd
+        self.directory = directory
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    /// Bytes spooled so far.
+    public var size: Int { state.withLock { $0.size } }
+
+    /// The offset where the next appended byte goes: the start of a value about to be spooled.
+    public var end: Int { size }
+
+    /// Appends bytes; a value is the range from `end` before its first append to `end` after
+    /// its last.
+    public func append(_ bytes: some Collection<UInt8>) throws {
+        try state.withLock { state in
+            state.buffer.append(contentsOf: bytes)
+            state.size += bytes.count
+            if state.buffer.count >= Spool.bufferSize { try flush(&state) }
+        }
+    }
+
+    private func flush(_ state: inout State) throws {
+        guard !state.buffer.isEmpty else { return }
+        let start = state.size - state.buffer.count
+        try state.buffer.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(start + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DICOMError.io(path: directory, reason: "cannot write the spool file (\(String(cString: strerror(errno))))")
+                }
+                done += n
+            }
+        }
+        state.buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Calls `body` with the value's bytes, at most `chunk` bytes at a time.
+    public func read(_ value: SpooledBytes, chunk: Int = 1 << 20, _ body: ([UInt8]) throws -> Void) throws {
+        try state.withLock { try flush(&$0) }
+        var offset = value.offset
+        let end = value.offset + value.count
+        var buffer = [UInt8](repeating: 0, count: min(chunk, max(value.count, 1)))
+        while offset < end {
+            let want = min(buffer.count, end - offset)
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(offset)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw DICOMError.io(path: directory, reason: "cannot read the spool file back (\(n < 0 ? String(cString: strerror(errno)) : "it is shorter than written"))")
+            }
+            try body(n == buffer.count ? buffer : Array(buffer[0..<n]))
+            offset += n
+        }
+    }
+
+    /// The whole value in memory.
+    public func bytes(_ value: SpooledBytes) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(value.count)
+        try read(value) { out.append(contentsOf: $0) }
+        return out
+    }
+}
+
+/// A value kept in a `Spool`: `count` bytes from `offset`, little endian like in-memory values.
+public struct SpooledBytes: Sendable, Equatable {
+    public let spool: Spool
+    public let offset: Int
+    public let count: Int
+
+    public init(spool: Spool, offset: Int, count: Int) {
+        self.spool = spool
+        self.offset = offset
+        self.count = count
+    }
+
+    public static func == (a: SpooledBytes, b: SpooledBytes) -> Bool {
+        a.spool === b.spool && a.offset == b.offset && a.count == b.count
+    }
+
+    public func read(chunk: Int = 1 << 20, _ body: ([UInt8]) throws -> Void) throws {
+        try spool.read(self, chunk: chunk, body)
+    }
+
+    public func bytes() throws -> [UInt8] { try spool.bytes(self) }
+}
