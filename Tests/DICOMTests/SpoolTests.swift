@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import DICOM
+
+/// Data sets whose large values sit in a spool file encode to exactly the bytes of the same
+/// data sets held in memory (whose encoding is checked against dcmconv in WriterTests), in
+/// every output syntax and option, and the spool keeps nothing large in memory.
+@Suite struct SpoolTests {
+    static let files = ["CT_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "rtdose.dcm", "SC_rgb_small_odd.dcm",
+                        "image_dfl.dcm", "waveform_ecg.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEG2000.dcm", "SC_rgb_rle_2frame.dcm",
+                        "test-SR.dcm", "priv_SQ.dcm"]
+
+    /// The data set read again from its own encoding, with every value over 64 bytes spooled.
+    static func spooled(_ file: DICOMFile, spool: Spool) throws -> DataSet {
+        let bytes = try DataSetWriter(transferSyntax: file.transferSyntax).encode(file.dataSet)
+        var options = DataSetParser.Options()
+        options.maximumBufferedValue = 64
+        var parser = DataSetParser(transferSyntax: file.transferSyntax, options: options)
+        var builder = DataSetBuilder(largeValues: .spool(spool))
+        // Fed in odd-sized pieces, as fragments arrive.
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + 977)
+            try parser.append(bytes[start..<end])
+            while let event = try parser.next() { try builder.consume(event) }
+            start = end
+        }
+        parser.finish()
+        while let event = try parser.next() { try builder.consume(event) }
+        var dataSet = builder.dataSet
+        if !file.transferSyntax.isExplicitVR { dataSet.resolveAmbiguousVRs() }
+        return dataSet
+    }
+
+    @Test(arguments: ["+te", "+ti", "+tb", "+td", "+te -e", "+tb -e +g", "+ti +g", "+te -g", "+tb -u"])
+    func spooledValuesEncodeLikeValuesInMemory(_ flagText: String) throws {
+        let (syntax, encoding) = WriterAgainstDcmconv.options(flagText.split(separator: " ").map(String.init))
+        let paths = try PydicomData.files("test_files").filter { Self.files.contains(($0 as NSString).lastPathComponent) }
+        #expect(paths.count == Self.files.count)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Spool(directory: directory)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "the spool file has no name")
+        for path in paths {
+            let name = (path as NSString).lastPathComponent
+            let file = try DICOMFile.read(path: path)
+            let dataSet = try Self.spooled(file, spool: spool)
+            if let pixels = file.dataSet[Tag(0x7FE0, 0x0010)], pixels.valueLength > 64 {
+                #expect(dataSet[Tag(0x7FE0, 0x0010)]?.isSpooled == true, "\(name): the pixel data was spooled")
+            }
+            let target = file.transferSyntax.isEncapsulated ? file.transferSyntax : syntax
+            let inMemory = try DataSetWriter(transferSyntax: target, options: encoding).encode(file.dataSet)
+            var streamed: [UInt8] = []
+            var pieces = 0
+            try DataSetWriter(transferSyntax: target, options: encoding).write(dataSet) { streamed += $0; pieces += 1 }
+            // Compared as a Bool: a failure should name the file, not print megabytes.
+            let same = streamed == inMemory
+            #expect(same, "\(name) in \(flagText): \(streamed.count) bytes streamed, \(inMemory.count) in memory")
+            // And through the file writer, meta information included.
+            var options = DICOMFile.WriteOptions()
+            options.transferSyntax = target
+            options.encoding = encoding
+            let whole = try DICOMFile(dataSet: file.dataSet, transferSyntax: file.transferSyntax).encoded(options)
+            var viaSink: [UInt8] = []
+            try DICOMFile(dataSet: dataSet, transferSyntax: file.transferSyntax).write(options) { viaSink += $0 }
+            let sameFile = viaSink == whole
+            #expect(sameFile, "\(name) as a file in \(flagText)")
+        }
+        #expect(spool.size > 0)
+    }
+
+    @Test func spoolReadsBackWhatWasAppendedInChunks() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = try Spool(directory: directory)
+        let a = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try spool.append(a[0..<1_000_001])
+        try spool.append(a[1_000_001...])
+        let start = spool.end
+        try spool.append([1, 2, 3])
+        let first = SpooledBytes(spool: spool, offset: 0, count: a.count)
+        var chunks = 0
+        var back: [UInt8] = []
+        try first.read(chunk: 65536) { back += $0; chunks += 1 }
+        let same = back == a
+        #expect(same)
+        #expect(chunks == (a.count + 65535) / 65536)
+        #expect(try SpooledBytes(spool: spool, offset: start, count: 3).bytes() == [1, 2, 3])
+    }
+
+    @Test func spoolInAMissingFolderSaysWhere() {
+        #expect(throws: DICOMError.self) { try Spool(directory: "/nonexistent-folder-for-spool") }
+        #expect(throws: DICOMError.self) { try PartFile(directory: "/nonexistent-folder-for-part") }
+    }
+}
