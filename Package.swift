@@ -49,6 +49,10 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RetrieveTests", dependencies: ["Retrieve", "TestPeers", "movescu"]),
+        .testTarget(name: "RetrieveTests", dependencies: [
+            "Retrieve", "TestPeers", "movescu",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ]
 )

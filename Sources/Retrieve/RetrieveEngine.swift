@@ -20,18 +20,8 @@ public enum RetrieveEngine {
         // The storage SCP first: a move to ourselves needs it listening.
         var acceptor: AssociationAcceptor?
         if let port = configuration.listenPort {
-            var acceptorConfiguration = AcceptorConfiguration()
-            acceptorConfiguration.aeTitle = configuration.moveDestination
-            acceptorConfiguration.maximumPDULength = configuration.maximumPDULength
-            acceptorConfiguration.acseTimeout = configuration.acseTimeout
-            acceptorConfiguration.dimseTimeout = configuration.dimseTimeout
-            acceptorConfiguration.abstractSyntaxes = Set(UIDTable.storageSOPClasses.map(\.uid))
-            acceptorConfiguration.transferSyntaxPreference = configuration.preference.transferSyntaxes
             do {
-                acceptor = try await AssociationAcceptor.start(
-                    host: configuration.listenHost, port: port, configuration: acceptorConfiguration, group: group,
-                    logger: logger, observer: { event in report(event, emit: emit) }, service: { try await scp.serve($0) })
-                emit(.listening(port: acceptor!.port))
+                acceptor = try await startStorageSCP(scp, port: port, configuration: configuration, logger: logger, emit: emit)
             } catch {
                 summary.outcome = .networkInitFailed("cannot listen on port \(port): \(error)")
                 emit(.error("cannot listen on port \(port): \(error)"))
@@ -141,6 +131,25 @@ public enum RetrieveEngine {
     }
 
     /// One C-MOVE: the request, the responses, a C-CANCEL when asked; the final response.
+    /// Starts the storage SCP's listener: every storage SOP class of the standard and
+    /// Verification (C-ECHO on a sub-association, as DCMTK's movescu answers it), with the
+    /// transfer syntaxes the +x options prefer.
+    static func startStorageSCP(_ scp: StorageSCP, port: Int, configuration: RetrieveConfiguration, logger: Logger,
+                                emit: @escaping @Sendable (RetrieveEvent) -> Void) async throws -> AssociationAcceptor {
+        var acceptorConfiguration = AcceptorConfiguration()
+        acceptorConfiguration.aeTitle = configuration.moveDestination
+        acceptorConfiguration.maximumPDULength = configuration.maximumPDULength
+        acceptorConfiguration.acseTimeout = configuration.acseTimeout
+        acceptorConfiguration.dimseTimeout = configuration.dimseTimeout
+        acceptorConfiguration.abstractSyntaxes = Set(UIDTable.storageSOPClasses.map(\.uid) + [WellKnownUID.verification])
+        acceptorConfiguration.transferSyntaxPreference = configuration.preference.transferSyntaxes
+        let acceptor = try await AssociationAcceptor.start(
+            host: configuration.listenHost, port: port, configuration: acceptorConfiguration, group: MultiThreadedEventLoopGroup.singleton,
+            logger: logger, observer: { event in report(event, emit: emit) }, service: { try await scp.serve($0) })
+        emit(.listening(port: acceptor.port))
+        return acceptor
+    }
+
     private static func move(_ identifier: DataSet, syntax: TransferSyntax, context: PresentationNegotiation.Agreed,
                              query: Int, round: Int, association: AssociationRequestor,
                              configuration: RetrieveConfiguration, emit: @Sendable (RetrieveEvent) -> Void) async throws -> CMoveRSP {

@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import NIOPosix
+import Synchronization
+import Testing
+import TestPeers
+@testable import Retrieve
+
+/// Our storage SCP on its own, fed by pynetdicom (which sends a file's data set exactly as
+/// it is on disk, with the SOP UIDs of its meta information in the command): what each
+/// refusal answers, that nothing is left under a final name or outside -od, and C-ECHO.
+@Suite(.serialized) struct StorageSCPTests {
+    static let makeFiles = """
+    import os, sys, warnings, pydicom
+    warnings.simplefilter("ignore")
+    data = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+    out = sys.argv[1]
+    def ct(uid):
+        ds = pydicom.dcmread(os.path.join(data, "CT_small.dcm"))
+        ds.SOPInstanceUID = uid
+        ds.file_meta.MediaStorageSOPInstanceUID = uid
+        return ds
+    ct("1.2.826.0.1.3680043.8.498.7001.1").save_as(os.path.join(out, "good.dcm"), enforce_file_format=True)
+    # The command will say .7001.3 (from the meta information, patched after pydicom wrote
+    # it, since pydicom keeps the two equal), the data set says .7001.2.
+    path = os.path.join(out, "mismatch.dcm")
+    ct("1.2.826.0.1.3680043.8.498.7001.2").save_as(path, enforce_file_format=True)
+    with open(path, "rb") as f:
+        raw = f.read()
+    with open(path, "wb") as f:
+        f.write(raw.replace(b"1.2.826.0.1.3680043.8.498.7001.2", b"1.2.826.0.1.3680043.8.498.7001.3", 1))
+    ct("../../escape").save_as(os.path.join(out, "baduid.dcm"), enforce_file_format=True)
+    ct("1.2.826.0.1.3680043.8.498.7001.4/x").save_as(os.path.join(out, "slash.dcm"), enforce_file_format=True)
+    ct("1.2.826.0.1.3680043.8.498.7001.5").save_as(os.path.join(out, "truncated.dcm"), enforce_file_format=True)
+    path = os.path.join(out, "truncated.dcm")
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 5001)
+    """
+
+    static let send = """
+    import sys, logging
+    from pynetdicom import AE, _config
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+    logging.disable(logging.CRITICAL)
+    # Send each file's data set bytes as they are, UIDs from its meta information.
+    _config.STORE_SEND_CHUNKED_DATASET = True
+    ae = AE(ae_title="SENDER")
+    ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    ae.add_requested_context("1.2.840.10008.1.1")
+    assoc = ae.associate("127.0.0.1", int(sys.argv[1]), ae_title=sys.argv[2])
+    if not assoc.is_established:
+        print("not established"); sys.exit(2)
+    print("echo %04X" % assoc.send_c_echo().Status)
+    for path in sys.argv[3:]:
+        rsp = assoc.send_c_store(path)
+        print(path.split("/")[-1], ("%04X" % rsp.Status) if "Status" in rsp else "none")
+    assoc.release()
+    """
+
+    final class Events: Sendable {
+        let all = Mutex<[RetrieveEvent]>([])
+        func add(_ event: RetrieveEvent) { all.withLock { $0.append(event) } }
+        var failures: [String] {
+            all.withLock { $0.compactMap { if case .objectFailed(_, let status, let reason) = $0 { String(format: "%04X ", status.code) + reason } else { nil } } }
+        }
+        var echoes: Int { all.withLock { $0.filter { if case .echoReceived = $0 { true } else { false } }.count } }
+    }
+
+    /// Sends the files to a storage SCP writing into `output`; pynetdicom's lines back.
+    static func sendToOurSCP(output: String, files: [String], events: Events) async throws -> [String: String] {
+        var configuration = RetrieveConfiguration()
+        configuration.moveDestination = "OURS"
+        configuration.listenHost = "127.0.0.1"
+        configuration.storage.outputDirectory = output
+        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
+        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
+                                                                logger: Logger(label: "test"), emit: events.add)
+        let result = try await runProgram(try pythonPath(), ["-c", send, String(acceptor.port), "OURS"] + files)
+        await acceptor.stop()
+        #expect(result.status == 0, "\(result.output)")
+        var lines: [String: String] = [:]
+        for line in result.output.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2 { lines[String(parts[0])] = String(parts[1]) }
+        }
+        return lines
+    }
+
+    @Test func refusalsAnswerTheirStatusAndLeaveNothingBehind() async throws {
+        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        let sources = root + "/sources", output = root + "/out/od"
+        try FileManager.default.createDirectory(atPath: sources, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let made = try await runProgram(try pythonPath(), ["-c", Self.makeFiles, sources])
+        guard made.status == 0 else { throw TestPeerMissing(what: "pydicom: \(made.output)") }
+        let names = ["good.dcm", "mismatch.dcm", "baduid.dcm", "slash.dcm", "truncated.dcm"]
+        let events = Events()
+        let answers = try await Self.sendToOurSCP(output: output, files: names.map { sources + "/" + $0 }, events: events)
+        #expect(answers["echo"] == "0000", "C-ECHO on a sub-association")
+        #expect(events.echoes == 1)
+        #expect(answers["good.dcm"] == "0000")
+        #expect(answers["mismatch.dcm"] == "A900", "SOP Instance UID of the data set differs from the command's")
+        #expect(answers["baduid.dcm"] == "C000", "a UID with '/' and '..' is refused")
+        #expect(answers["slash.dcm"] == "C000")
+        #expect(answers["truncated.dcm"] == "C000", "a data set cut short cannot be understood")
+        let failures = events.failures
+        #expect(failures.contains { $0.hasPrefix("A900") && $0.contains("differ from the command") }, "\(failures)")
+        #expect(failures.contains { $0.hasPrefix("C000") && $0.contains("is never used as a file name") }, "\(failures)")
+        #expect(failures.contains { $0.hasPrefix("C000") && $0.contains("cannot be read") }, "\(failures)")
+        // Only the good object, under its final name; no temporary or spool file, nothing
+        // written beside or above the output folder.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output) == ["CT.1.2.826.0.1.3680043.8.498.7001.1"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/out") == ["od"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["out", "sources"])
+        let received = try await dataSetLines(output + "/CT.1.2.826.0.1.3680043.8.498.7001.1")
+        let original = try await dataSetLines(sources + "/good.dcm")
+        #expect(!received.isEmpty && received == original)
+    }
+
+    @Test func aFailedWriteAnswersA700() async throws {
+        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let made = try await runProgram(try pythonPath(), ["-c", Self.makeFiles, root])
+        guard made.status == 0 else { throw TestPeerMissing(what: "pydicom: \(made.output)") }
+        // An output folder that is gone (the VM runs as root, so permissions cannot stop a write).
+        let events = Events()
+        let answers = try await Self.sendToOurSCP(output: root + "/gone", files: [root + "/good.dcm"], events: events)
+        #expect(answers["good.dcm"] == "A700")
+        #expect(events.failures.contains { $0.hasPrefix("A700") && $0.contains(root + "/gone") }, "\(events.failures)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/gone"))
+    }
+}
