@@ -272,6 +272,39 @@ import TestPeers
                 }
             }
         }
+        // The data set bytes (behind meta information that names a different implementation)
+        // are DCMTK's, byte for byte, deflated ones included.
+        for options in [["+td"], ["+td", "+cl", "9"], ["+tb"], ["+tb", "-u", "-e"], ["+te", "-g"]] {
+            (ours, theirs) = try await Self.both(archive, options + query)
+            #expect(ours.status == 0 && theirs.status == 0, "\(options): \(ours.output)")
+            #expect(ours.files == theirs.files && ours.files.count == 5, "\(options)")
+            for name in ours.files {
+                let a = try Self.dataSetBytes(ours.directory + "/" + name), b = try Self.dataSetBytes(theirs.directory + "/" + name)
+                #expect(a != nil && a == b, "\(options) \(name): \(a?.count ?? -1) bytes, DCMTK's \(b?.count ?? -1)")
+            }
+        }
+        // +p: the file and its items padded to multiples; the padding differs in length only
+        // because the meta information does.
+        (ours, theirs) = try await Self.both(archive, ["+p", "512", "16"] + query)
+        #expect(ours.status == 0 && theirs.status == 0, "+p: \(ours.output)")
+        #expect(ours.files == theirs.files && ours.files.count == 5)
+        for name in ours.files {
+            let size = (try FileManager.default.attributesOfItem(atPath: ours.directory + "/" + name)[.size] as? Int) ?? -1
+            let theirSize = (try FileManager.default.attributesOfItem(atPath: theirs.directory + "/" + name)[.size] as? Int) ?? -1
+            #expect(size % 512 == 0 && theirSize % 512 == 0, "+p \(name): \(size), DCMTK's \(theirSize)")
+            let a = try await Self.dataSetDump(ours.directory + "/" + name).filter { !$0.contains("(fffc,fffc)") }
+            let b = try await Self.dataSetDump(theirs.directory + "/" + name).filter { !$0.contains("(fffc,fffc)") }
+            #expect(!a.isEmpty && a == b, "+p \(name)")
+        }
+    }
+
+    /// The bytes after the preamble and meta information (nil if the file has none).
+    static func dataSetBytes(_ path: String) throws -> [UInt8]? {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        guard bytes.count > 144, bytes[128..<132].elementsEqual("DICM".utf8) else { return nil }
+        let groupLength = Int(bytes[140]) | Int(bytes[141]) << 8 | Int(bytes[142]) << 16 | Int(bytes[143]) << 24
+        guard 144 + groupLength <= bytes.count else { return nil }
+        return Array(bytes[(144 + groupLength)...])
     }
 
     @Test func cancelAfterOneResponse() async throws {
