@@ -82,10 +82,6 @@ do {
 }
 
 // Our storage SCP's port and output directory.
-if let port = configuration.listenPort, port < 1024, geteuid() != 0 {
-    frontEnd.log(.fatal, "cannot listen on port \(port): ports below 1024 need root privileges")
-    exit(2)
-}
 if configuration.listenPort != nil && !configuration.storage.ignore {
     var isDirectory: ObjCBool = false
     let directory = configuration.storage.outputDirectory
@@ -97,6 +93,11 @@ if configuration.listenPort != nil && !configuration.storage.ignore {
         frontEnd.log(.fatal, "cannot write to output directory: \(directory)")
         exit(40)
     }
+}
+// After the folder checks, as DCMTK orders them.
+if let port = configuration.listenPort, port < 1024, geteuid() != 0 {
+    frontEnd.log(.fatal, "cannot listen on port \(port): ports below 1024 need root privileges")
+    exit(2)
 }
 if invocation.accessControl {
     frontEnd.log(.warn, "+ac: host access control (TCP wrappers) is not supported; all hosts are accepted")

@@ -198,6 +198,34 @@ import TestPeers
 
     /// A sub-operation fails (a SOP class neither storage SCP accepts): final status B000,
     /// exit 68 for both; the counters say which.
+    /// +P below 1024 without root: exit 2 for both; an output folder we may not write: 40
+    /// for both, checked first. The tests run as root here, so both run as nobody through
+    /// setpriv (our binary copied where nobody may run it).
+    @Test func privilegesAndUnwritableFoldersExitAsDCMTKExits() async throws {
+        let folder = NSTemporaryDirectory() + "privileges-\(UUID().uuidString.prefix(8))"
+        let open = folder + "/open", closed = folder + "/closed"
+        for path in [open, closed] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder)
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: open)
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: closed)
+        let copy = folder + "/movescu"
+        try FileManager.default.copyItem(atPath: Self.ours, toPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+        func asNobody(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+            if getuid() != 0 { return try await runProgram(program, arguments) }
+            return try await runProgram("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", program] + arguments)
+        }
+        let query = ["-k", "QueryRetrieveLevel=STUDY", "localhost", "1"]
+        for (od, expected) in [(open, Int32(2)), (closed, Int32(40))] {
+            let theirs = try await asNobody("/usr/bin/movescu", ["+P", "104", "-od", od] + query)
+            let ours = try await asNobody(copy, ["+P", "104", "-od", od] + query)
+            #expect(theirs.status == expected, "DCMTK: \(theirs.output)")
+            #expect(ours.status == expected, "\(ours.output)")
+            #expect(ours.output.contains(expected == 2 ? "F: cannot listen on port 104" : "F: cannot write to output directory"), "\(ours.output)")
+        }
+    }
+
     @Test func someSubOperationsFailingIsAWarning() async throws {
         let archive = try await Archive()
         defer { archive.stop() }
