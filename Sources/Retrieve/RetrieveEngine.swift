@@ -76,9 +76,14 @@ public enum RetrieveEngine {
                             if configuration.listenPort != nil,
                                configuration.moveDestination == configuration.callingAETitle || arrived > 0 {
                                 // Failed sub-operations may never reach us; completed and warning ones do.
-                                await awaitLateObjects(expected: Int(final.counts.completed ?? 0) + Int(final.counts.warning ?? 0),
-                                                       since: objectsBefore, scp: scp, acceptor: acceptor,
-                                                       seconds: configuration.lateObjectWait)
+                                let expected = Int(final.counts.completed ?? 0) + Int(final.counts.warning ?? 0)
+                                let received = await awaitLateObjects(expected: expected, since: objectsBefore, scp: scp, acceptor: acceptor,
+                                                                     seconds: configuration.lateObjectWait)
+                                if received < expected {
+                                    // The archive says these were stored, but not here: the retrieve is incomplete.
+                                    warned = true
+                                    emit(.warning("the archive reports \(expected) object(s) sent, but only \(received) arrived here within \(Int(configuration.lateObjectWait)) s"))
+                                }
                             }
                         } catch {
                             summary.outcome = .noFinalResponse("\(error)")
@@ -184,14 +189,15 @@ public enum RetrieveEngine {
     /// Some archives send the final response before all their objects have arrived: wait,
     /// within a bound, until as many objects as the counters announce have come in and no
     /// sub-association is open.
-    private static func awaitLateObjects(expected: Int, since: Int, scp: StorageSCP, acceptor: AssociationAcceptor?, seconds: Double) async {
-        guard let acceptor else { return }
+    private static func awaitLateObjects(expected: Int, since: Int, scp: StorageSCP, acceptor: AssociationAcceptor?, seconds: Double) async -> Int {
+        func arrived() -> Int { scp.stored.objects + scp.stored.failed - since }
+        guard let acceptor else { return arrived() }
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
-            let arrived = scp.stored.objects + scp.stored.failed - since
-            if arrived >= expected && acceptor.activeConnections == 0 { return }
+            if arrived() >= expected && acceptor.activeConnections == 0 { return arrived() }
             try? await Task.sleep(for: .milliseconds(20))
         }
+        return arrived()
     }
 
     private static func report(_ event: AcceptorEvent, emit: @Sendable (RetrieveEvent) -> Void) {
