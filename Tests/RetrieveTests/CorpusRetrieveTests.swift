@@ -160,7 +160,7 @@ import TestPeers
     }
 
     /// pynetdicom's qrscp (its own database, filled through C-STORE by DCMTK's storescu) as
-    /// the archive: study and patient level retrieves, content compared.
+    /// the archive: every level of the models it has, content compared.
     @Test func retrieveFromPynetdicomQRSCP() async throws {
         let port = try freePort()
         let folder = try Self.freshFolder("qrscp")
@@ -187,15 +187,34 @@ import TestPeers
         defer { qrscp.stop() }
         let stored = try await runProgram("/usr/bin/storescu", ["-aec", "QRSCP", "localhost", String(qrscp.port)] + entries.map { folder + "/corpus/" + $0.file })
         #expect(stored.status == 0, "storescu into qrscp: \(stored.output)")
-        for (model, keys) in [("-S", ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(entries[0].studyInstanceUID)"]),
-                              ("-P", ["-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=CORPUS1"])] {
+        let study = ["-k", "StudyInstanceUID=\(entries[0].studyInstanceUID)"], patient = ["-k", "PatientID=CORPUS1"]
+        let ct = entries.filter { $0.file.hasPrefix("ct") }
+        let implicitMR = entries.first { $0.file == "MR_small_implicit.dcm" }!
+        let cases: [(model: String, level: String, keys: [String], expected: [Entry])] = [
+            ("-S", "STUDY", study, entries),
+            ("-P", "PATIENT", patient, entries),
+            ("-P", "SERIES", patient + study + ["-k", "SeriesInstanceUID=\(ct[0].seriesInstanceUID)"], ct),
+            ("-S", "IMAGE", study + ["-k", "SeriesInstanceUID=\(implicitMR.seriesInstanceUID)", "-k", "SOPInstanceUID=\(implicitMR.sopInstanceUID)"], [implicitMR]),
+        ]
+        for (index, c) in cases.enumerated() {
             let od = try Self.freshFolder("received")
             defer { try? FileManager.default.removeItem(atPath: od) }
-            let run = try await runProgram(Self.ours, ["-v", "-aet", "OURS", "-aem", "OURS", "-aec", "QRSCP", "+P", String(port), "-od", od, model] + keys
-                                           + ["localhost", String(qrscp.port)])
-            #expect(run.status == 0, "\(model): \(run.output)")
-            #expect(run.output.contains("Retrieved \(entries.count) object(s)"), "\(model): \(run.output)")
-            try await Self.expectReceived(entries, in: od, originals: folder + "/corpus", "pynetdicom qrscp \(model)")
+            let run = try await runProgram(Self.ours, ["-v", "-aet", "OURS", "-aem", "OURS", "-aec", "QRSCP", "+P", String(port), "-od", od, c.model,
+                                                       "-k", "QueryRetrieveLevel=\(c.level)"] + c.keys + ["localhost", String(qrscp.port)])
+            let context = "pynetdicom qrscp \(c.model) \(c.level)"
+            #expect(run.status == 0, "\(context): \(run.output)")
+            #expect(run.output.contains("Retrieved \(c.expected.count) object(s)"), "\(context): \(run.output)")
+            if index < 2 {
+                try await Self.expectReceived(c.expected, in: od, originals: folder + "/corpus", context)
+            } else {
+                let files = try FileManager.default.contentsOfDirectory(atPath: od).sorted()
+                #expect(files == c.expected.map(\.receivedName).sorted(), "\(context)")
+            }
+        }
+        // qrscp has no Patient/Study Only model: no presentation context, 66 for both tools.
+        for program in [Self.ours, "/usr/bin/movescu"] {
+            let run = try await runProgram(program, ["-aec", "QRSCP", "-O", "-k", "QueryRetrieveLevel=STUDY"] + patient + study + ["localhost", String(qrscp.port)])
+            #expect(run.status == 66, "\(program) -O: \(run.output)")
         }
     }
 
