@@ -1,5 +1,6 @@
 import DICOM
 import DICOMNetwork
+import Synchronization
 
 /// Everything a retrieve needs: the peer, the queries, how our storage SCP accepts and
 /// where and how it writes. The command line and the console both fill one of these.
@@ -47,4 +48,20 @@ public struct StorageOptions: Sendable {
     public var correctUIDPadding = false
     public var write = DICOMFile.WriteOptions()
     public init() {}
+}
+
+/// A front end's hold on a running retrieve: cancel the move in flight (C-CANCEL), or abort
+/// the association. Safe from any thread.
+public final class RetrieveControl: Sendable {
+    private let state = Mutex((cancel: false, abort: false))
+    public init() {}
+
+    /// Sends C-CANCEL for the C-MOVE in flight (once; a new request clears it).
+    public func cancel() { state.withLock { $0.cancel = true } }
+    /// Aborts the association; the retrieve ends without a final response.
+    public func abort() { state.withLock { $0.abort = true } }
+
+    public var abortRequested: Bool { state.withLock { $0.abort } }
+    func takeCancel() -> Bool { state.withLock { let was = $0.cancel; $0.cancel = false; return was } }
+    func clearCancel() { state.withLock { $0.cancel = false } }
 }

@@ -9,7 +9,9 @@ import NIOPosix
 /// one C-MOVE per identifier (the set repeated), then release or abort. Everything it does
 /// is reported as `RetrieveEvent`s; the summary says how it ended.
 public enum RetrieveEngine {
+    /// - Parameter control: lets a front end cancel the move in flight or abort, at any time.
     public static func run(_ configuration: RetrieveConfiguration, logger: Logger = Logger(label: "movescu"),
+                           control: RetrieveControl? = nil,
                            emit: @escaping @Sendable (RetrieveEvent) -> Void) async -> RetrieveSummary {
         let started = ContinuousClock.now
         var summary = RetrieveSummary()
@@ -62,8 +64,9 @@ public enum RetrieveEngine {
                         summary.moves += 1
                         let objectsBefore = scp.stored.objects + scp.stored.failed
                         do {
+                            if control?.abortRequested == true { throw AssociationFailure.aborted("aborted by the operator") }
                             let final = try await move(identifier, syntax: syntax, context: moveContext, query: index + 1, round: round,
-                                                       association: association, configuration: configuration, emit: emit)
+                                                       association: association, configuration: configuration, control: control, emit: emit)
                             summary.counts = final.counts
                             switch final.status.category {
                             case .success, .cancel: break
@@ -86,6 +89,12 @@ public enum RetrieveEngine {
                                 }
                             }
                         } catch {
+                            if control?.abortRequested == true {
+                                summary.outcome = .noFinalResponse("aborted by the operator")
+                                emit(.aborting)
+                                emit(.moveFailed("aborted by the operator"))
+                                break moves
+                            }
                             summary.outcome = .noFinalResponse("\(error)")
                             emit(.moveFailed("\(error)"))
                             if case AssociationFailure.aborted = error { emit(.peerAborted) }
@@ -135,7 +144,6 @@ public enum RetrieveEngine {
         return summary
     }
 
-    /// One C-MOVE: the request, the responses, a C-CANCEL when asked; the final response.
     /// Starts the storage SCP's listener: every storage SOP class of the standard and
     /// Verification (C-ECHO on a sub-association, as DCMTK's movescu answers it), with the
     /// transfer syntaxes the +x options prefer.
@@ -155,10 +163,30 @@ public enum RetrieveEngine {
         return acceptor
     }
 
+    /// One C-MOVE: the request, the responses, a C-CANCEL when asked; the final response.
     private static func move(_ identifier: DataSet, syntax: TransferSyntax, context: PresentationNegotiation.Agreed,
                              query: Int, round: Int, association: AssociationRequestor,
-                             configuration: RetrieveConfiguration, emit: @Sendable (RetrieveEvent) -> Void) async throws -> CMoveRSP {
+                             configuration: RetrieveConfiguration, control: RetrieveControl?,
+                             emit: @escaping @Sendable (RetrieveEvent) -> Void) async throws -> CMoveRSP {
         let messageID = association.makeMessageID()
+        // The operator's cancel or abort, watched while the responses are awaited.
+        control?.clearCancel()
+        let watcher = control.map { control in
+            Task {
+                while !Task.isCancelled {
+                    if control.abortRequested {
+                        association.abort()
+                        return
+                    }
+                    if control.takeCancel() {
+                        emit(.cancelSent(messageID: messageID, contextID: context.id))
+                        try? await association.send(.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), contextID: context.id)
+                    }
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+        defer { watcher?.cancel() }
         let request = CMoveRQ(messageID: messageID, affectedSOPClassUID: configuration.model.moveSOPClass,
                               moveDestination: configuration.moveDestination)
         let bytes = try DataSetWriter(transferSyntax: syntax).encode(identifier)

@@ -122,9 +122,11 @@ final class StorageSCP: Sendable {
         return incoming
     }
 
+    /// Removes what was written of an object. Directly, not on the thread pool: this also
+    /// runs when the serving task is cancelled (an abort at the end of a retrieve), and a
+    /// cancelled task's pool job would never run (close and unlink are quick).
     private func discard(_ incoming: Incoming) async {
-        guard let sink = incoming.sink else { return }
-        try? await pool.runIfActive { sink.discard() }
+        incoming.sink?.discard()
     }
 
     /// Checks and writes the object; the status to answer.
@@ -282,7 +284,7 @@ final class ObjectSink: @unchecked Sendable {
         return .success((finalPath, existed))
     }
 
-    /// Removes what was written (a refused or failed object). Safe after `finish`.
+    /// Removes what was written (a refused or failed object); does nothing after a commit.
     func discard() {
         part.discard()
     }

@@ -118,6 +118,43 @@ import TestPeers
         #expect(!received.isEmpty && received == original)
     }
 
+    /// The SCP stopped (as at the end of a retrieve, abortOpen) while a large object is
+    /// half received: the association is aborted and its temporary file removed.
+    @Test func anObjectCutOffMidwayLeavesNothing() async throws {
+        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        let output = root + "/od"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Scripts"
+        let made = try await runProgram(try pythonPath(), [scripts + "/make-corpus.py", root + "/big", "--no-mixed", "--multiframe-mb", "64"])
+        guard made.status == 0 else { throw TestPeerMissing(what: "pydicom: \(made.output)") }
+        var configuration = RetrieveConfiguration()
+        configuration.moveDestination = "OURS"
+        configuration.listenHost = "127.0.0.1"
+        configuration.storage.outputDirectory = output
+        let events = Events()
+        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
+        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
+                                                                logger: Logger(label: "test"), emit: events.add)
+        // A multi-frame secondary capture: the sender proposes its class.
+        let send = Self.send.replacingOccurrences(of: "\"1.2.840.10008.5.1.4.1.1.2\"", with: "\"1.2.840.10008.5.1.4.1.1.7.3\"")
+        async let sender = runProgram(try pythonPath(), ["-c", send, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"])
+        func received() -> Int {
+            events.all.withLock { $0.reduce(0) { if case .storeProgress(_, let n) = $1 { $0 + n } else { $0 } } }
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while received() < 8 << 20 && Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(received() >= 8 << 20 && received() < 60 << 20, "stopped midway: \(received()) bytes in")
+        await acceptor.stop(abortOpen: true)
+        _ = try await sender
+        // Give the serving task a moment to unwind, then nothing may be left.
+        for _ in 0..<100 where !(try FileManager.default.contentsOfDirectory(atPath: output)).isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output).isEmpty)
+        #expect(!events.all.withLock { $0.contains { if case .objectStored = $0 { true } else { false } } })
+    }
+
     @Test func aFailedWriteAnswersA700() async throws {
         let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

@@ -77,20 +77,28 @@ public final class Spool: Sendable {
     }
 
     /// Calls `body` with the value's bytes, at most `chunk` bytes at a time.
+    /// `chunk` is rounded down to a multiple of 8 (the largest byte-swap unit).
     public func read(_ value: SpooledBytes, chunk: Int = 1 << 20, _ body: ([UInt8]) throws -> Void) throws {
+        let chunk = max(8, chunk & ~7)
         try state.withLock { try flush(&$0) }
         var offset = value.offset
         let end = value.offset + value.count
         var buffer = [UInt8](repeating: 0, count: min(chunk, max(value.count, 1)))
         while offset < end {
+            // Whole chunks (never a short read), so that a chunk is always a multiple of
+            // every byte-swap unit the writer applies to it.
             let want = min(buffer.count, end - offset)
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(offset)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                throw DICOMError.io(path: directory, reason: "cannot read the spool file back (\(n < 0 ? String(cString: strerror(errno)) : "it is shorter than written"))")
+            var got = 0
+            while got < want {
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, want - got, off_t(offset + got)) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw DICOMError.io(path: directory, reason: "cannot read the spool file back (\(n < 0 ? String(cString: strerror(errno)) : "it is shorter than written"))")
+                }
+                got += n
             }
-            try body(n == buffer.count ? buffer : Array(buffer[0..<n]))
-            offset += n
+            try body(want == buffer.count ? buffer : Array(buffer[0..<want]))
+            offset += want
         }
     }
 

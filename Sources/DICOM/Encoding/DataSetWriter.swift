@@ -135,16 +135,16 @@ public struct DataSetWriter {
         var groupStart = 0
         var currentGroup: UInt16? = nil
 
-        func closeGroup(_ out: inout Output) {
+        func closeGroup(_ out: inout Output) throws {
             if let position = groupLengthPosition {
-                writeU32(UInt32(out.count - groupStart), at: position, in: &out)
+                writeU32(try length32(out.count - groupStart, "group \(String(format: "%04x", currentGroup ?? 0))"), at: position, in: &out)
             }
             groupLengthPosition = nil
         }
 
         for element in elements {
             if element.tag.group != currentGroup {
-                closeGroup(&out)
+                try closeGroup(&out)
                 currentGroup = element.tag.group
             }
             if element.tag.isGroupLength {
@@ -157,7 +157,7 @@ public struct DataSetWriter {
             }
             try encode(element, into: &out)
         }
-        closeGroup(&out)
+        try closeGroup(&out)
 
         if let padding = options.padding {
             let unit = topLevel ? padding.file : padding.item
@@ -251,13 +251,13 @@ public struct DataSetWriter {
                 if undefined {
                     writeItemHeader(.itemDelimitationItem, length: 0, into: &out)
                 } else {
-                    writeU32(UInt32(out.count - itemStart), at: itemLengthPosition, in: &out)
+                    writeU32(try length32(out.count - itemStart, "an item of \(element.tag)"), at: itemLengthPosition, in: &out)
                 }
             }
             if undefined {
                 writeItemHeader(.sequenceDelimitationItem, length: 0, into: &out)
             } else {
-                writeU32(UInt32(out.count - sequenceStart), at: lengthPosition, in: &out)
+                writeU32(try length32(out.count - sequenceStart, "sequence \(element.tag)"), at: lengthPosition, in: &out)
             }
 
         case .fragments(let fragments):
@@ -271,6 +271,14 @@ public struct DataSetWriter {
             }
             writeItemHeader(.sequenceDelimitationItem, length: 0, into: &out)
         }
+    }
+
+    /// A length that must fit a 32-bit field (and not be the undefined length).
+    private func length32(_ length: Int, _ what: String) throws -> UInt32 {
+        guard let value = UInt32(exactly: length), value != 0xFFFF_FFFF else {
+            throw DICOMError.encoding("\(what) is \(length) bytes, more than a 32-bit length field holds")
+        }
+        return value
     }
 
     // MARK: Headers

@@ -264,6 +264,8 @@ public final class PartFile: @unchecked Sendable {
     private var buffer: [UInt8] = []
     /// Bytes written so far.
     public private(set) var size = 0
+    /// Renamed into place: nothing left to discard, and the temporary name may be reused.
+    private var committed = false
     static let bufferSize = 1 << 20
 
     public init(directory: String) throws {
@@ -275,14 +277,24 @@ public final class PartFile: @unchecked Sendable {
         self.fd = fd
         self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         // mkstemp makes 0600; files here are ordinary output, readable as umask allows.
-        let mask = umask(0)
-        umask(mask)
-        fchmod(fd, 0o666 & ~mask)
+        fchmod(fd, 0o666 & ~PartFile.processUmask)
         buffer.reserveCapacity(PartFile.bufferSize)
     }
 
+    /// The process's umask, read without changing it (umask(2) can only be read by setting
+    /// it, which would race with other threads creating files).
+    static let processUmask: mode_t = {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+           let value = mode_t(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) {
+            return value
+        }
+        return 0o022
+    }()
+
     deinit {
-        if fd >= 0 { close(fd) }
+        // Never committed: the temporary file goes with the object.
+        if !committed { discard() }
     }
 
     public func write(_ bytes: [UInt8]) throws {
@@ -305,7 +317,7 @@ public final class PartFile: @unchecked Sendable {
         try bytes.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                let n = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw DICOMError.io(path: temporaryPath, reason: "cannot write (\(String(cString: strerror(errno))))")
@@ -326,11 +338,24 @@ public final class PartFile: @unchecked Sendable {
         if rename(temporaryPath, path) != 0 {
             throw DICOMError.io(path: path, reason: "cannot rename into place (\(String(cString: strerror(errno))))")
         }
+        committed = true
     }
 
-    /// Removes the temporary file (after a failure or a refusal).
+    /// Removes the temporary file (after a failure or a refusal). Does nothing once committed.
     public func discard() {
         if fd >= 0 { close(fd); fd = -1 }
-        unlink(temporaryPath)
+        if !committed {
+            unlink(temporaryPath)
+            committed = true
+        }
     }
+}
+
+/// write(2), under a name that does not collide with the `write` methods here.
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.write(fd, buffer, count)
+    #else
+    return Darwin.write(fd, buffer, count)
+    #endif
 }
