@@ -5,6 +5,8 @@ import Synchronization
 import Testing
 import TestPeers
 @testable import Retrieve
+import DICOM
+import DICOMNetwork
 
 /// Our storage SCP on its own, fed by pynetdicom (which sends a file's data set exactly as
 /// it is on disk, with the SOP UIDs of its meta information in the command): what each
@@ -153,6 +155,42 @@ import TestPeers
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: output).isEmpty)
         #expect(!events.all.withLock { $0.contains { if case .objectStored = $0 { true } else { false } } })
+    }
+
+    /// A command whose SOP Instance UID is padded with spaces (some old senders do) matches
+    /// its data set and names the file without the padding, with -up and without: we always
+    /// read UIDs without trailing spaces and NULs, which is what DCMTK does only with -up.
+    /// Sent by our own requestor, which sends the UID exactly as given.
+    @Test(arguments: [true, false])
+    func spacePaddedUIDsWithAndWithoutUp(_ correct: Bool) async throws {
+        let output = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var configuration = RetrieveConfiguration()
+        configuration.moveDestination = "OURS"
+        configuration.listenHost = "127.0.0.1"
+        configuration.storage.outputDirectory = output
+        configuration.storage.correctUIDPadding = correct
+        let events = Events()
+        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
+        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
+                                                                logger: Logger(label: "test"), emit: events.add)
+        var requestor = RequestorConfiguration()
+        requestor.callingAETitle = "SENDER"
+        requestor.calledAETitle = "OURS"
+        let uid = ScriptedMoveSCP.instanceUID(0)  // 32 characters: one space makes it odd, so two
+        let status = try await AssociationRequestor.withAssociation(
+            host: "127.0.0.1", port: acceptor.port,
+            contexts: [ProposedPresentationContext(id: 1, abstractSyntax: ScriptedMoveSCP.ctClass, transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])],
+            configuration: requestor, group: MultiThreadedEventLoopGroup.singleton) { association in
+            let status = try await association.store(sopClassUID: ScriptedMoveSCP.ctClass, sopInstanceUID: uid + "  ",
+                                                     dataSet: try ScriptedMoveSCP.dataSet(0), contextID: 1)
+            try await association.release()
+            return status
+        }
+        await acceptor.stop()
+        #expect(status.code == 0x0000, "-up \(correct): \(events.failures)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output) == ["CT." + uid])
     }
 
     @Test func aFailedWriteAnswersA700() async throws {
