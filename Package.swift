@@ -36,8 +36,17 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // ncursesw, for the console's terminal backend (only `Terminal` imports it).
+        .systemLibrary(
+            name: "CNcursesw",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        // The console: model, update and render into a cell grid; never touches curses.
+        .target(name: "Console", dependencies: ["DICOM", "DICOMNetwork", "Retrieve"]),
+        // The terminal backend: draws a console grid with curses and reads keys.
+        .target(name: "Terminal", dependencies: ["CNcursesw", "Console"]),
         .executableTarget(name: "movescu", dependencies: [
-            "DICOM", "DICOMNetwork", "Retrieve",
+            "DICOM", "DICOMNetwork", "Retrieve", "Console", "Terminal",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestPeers"], resources: [.copy("Fixtures")]),
@@ -54,5 +63,6 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Retrieve", "TestPeers", "movescu"]),
     ]
 )
