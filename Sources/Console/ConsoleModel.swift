@@ -92,6 +92,9 @@ public struct ConsoleModel: Sendable {
             phase = .moving
             let names = contexts.map { UIDTable.entry(for: $0.abstractSyntax)?.keyword ?? $0.abstractSyntax }
             add("association accepted (max send PDV \(pdv)): \(names.joined(separator: ", "))", .success)
+        case .associationNegotiated:
+            // The negotiation details are for a trace view; the log has the accepted line.
+            break
         case .associationRejected(let rj):
             add("association rejected: \(rj)", .failure)
         case .associationFailed(let reason):

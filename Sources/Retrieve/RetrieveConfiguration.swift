@@ -54,12 +54,29 @@ public struct StorageOptions: Sendable {
 /// the association. Safe from any thread.
 public final class RetrieveControl: Sendable {
     private let state = Mutex((cancel: false, abort: false))
+    /// Told at once of a cancel or abort, so that an engine need not poll for them.
+    private let observer = Mutex<(@Sendable () -> Void)?>(nil)
     public init() {}
 
-    /// Sends C-CANCEL for the C-MOVE in flight (once; a new request clears it).
-    public func cancel() { state.withLock { $0.cancel = true } }
-    /// Aborts the association; the retrieve ends without a final response.
-    public func abort() { state.withLock { $0.abort = true } }
+    /// Sends C-CANCEL for the C-MOVE or C-FIND in flight (once; a new request clears it).
+    public func cancel() {
+        state.withLock { $0.cancel = true }
+        notify()
+    }
+    /// Aborts the association; the retrieve or find ends without a final response.
+    public func abort() {
+        state.withLock { $0.abort = true }
+        notify()
+    }
+
+    /// Sets (or with nil clears) the one closure told of each cancel or abort request.
+    func observe(_ body: (@Sendable () -> Void)?) { observer.withLock { $0 = body } }
+
+    private func notify() {
+        // Called outside the lock: the closure may well ask for the state.
+        let body = observer.withLock { $0 }
+        body?()
+    }
 
     public var abortRequested: Bool { state.withLock { $0.abort } }
     func takeCancel() -> Bool { state.withLock { let was = $0.cancel; $0.cancel = false; return was } }

@@ -36,20 +36,14 @@ public enum RetrieveEngine {
             ProposedPresentationContext(id: 1, abstractSyntax: configuration.model.findSOPClass, transferSyntaxes: configuration.proposal.transferSyntaxes),
             ProposedPresentationContext(id: 3, abstractSyntax: configuration.model.moveSOPClass, transferSyntaxes: configuration.proposal.transferSyntaxes),
         ]
-        var requestorConfiguration = RequestorConfiguration()
-        requestorConfiguration.callingAETitle = configuration.callingAETitle
-        requestorConfiguration.calledAETitle = configuration.calledAETitle
-        requestorConfiguration.maximumPDULength = configuration.maximumPDULength
-        requestorConfiguration.connectTimeout = configuration.connectTimeout.map { .nanoseconds(Int64($0 * 1e9)) }
-        requestorConfiguration.acseTimeout = .nanoseconds(Int64(configuration.acseTimeout * 1e9))
-        requestorConfiguration.dimseTimeout = configuration.dimseTimeout.map { .nanoseconds(Int64($0 * 1e9)) }
-
         emit(.requestingAssociation(host: configuration.peerHost, port: configuration.peerPort))
         do {
             try await AssociationRequestor.withAssociation(
                 host: configuration.peerHost, port: configuration.peerPort, contexts: contexts,
-                configuration: requestorConfiguration, group: group, logger: logger) { association in
+                configuration: configuration.requestorConfiguration, group: group, logger: logger) { association in
                 emit(.associationAccepted(maximumSendPDV: association.maximumPDVDataLength, contexts: association.agreed))
+                emit(.associationNegotiated(AssociationDetails(association, proposed: contexts,
+                                                               ourMaximumPDULength: configuration.maximumPDULength)))
                 guard let moveContext = association.context(for: configuration.model.moveSOPClass),
                       let syntax = TransferSyntax(uid: moveContext.transferSyntax) else {
                     summary.outcome = .noPresentationContext
@@ -243,5 +237,19 @@ public enum RetrieveEngine {
         case .connected, .closed:
             break
         }
+    }
+}
+
+extension RetrieveConfiguration {
+    /// The settings of the association to the peer: AE titles, PDU limit, timeouts.
+    var requestorConfiguration: RequestorConfiguration {
+        var requestor = RequestorConfiguration()
+        requestor.callingAETitle = callingAETitle
+        requestor.calledAETitle = calledAETitle
+        requestor.maximumPDULength = maximumPDULength
+        requestor.connectTimeout = connectTimeout.map { .nanoseconds(Int64($0 * 1e9)) }
+        requestor.acseTimeout = .nanoseconds(Int64(acseTimeout * 1e9))
+        requestor.dimseTimeout = dimseTimeout.map { .nanoseconds(Int64($0 * 1e9)) }
+        return requestor
     }
 }

@@ -7,6 +7,8 @@ public enum RetrieveEvent: Sendable {
     case listening(port: Int)
     case requestingAssociation(host: String, port: Int)
     case associationAccepted(maximumSendPDV: Int, contexts: [PresentationNegotiation.Agreed])
+    /// Right after `associationAccepted`: everything the negotiation settled, for a trace view.
+    case associationNegotiated(AssociationDetails)
     case associationRejected(AssociateRJ)
     case associationFailed(String)
     case moveRequestSent(messageID: UInt16, contextID: UInt8, identifier: DataSet, query: Int, round: Int)

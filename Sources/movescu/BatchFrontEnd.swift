@@ -51,6 +51,10 @@ final class BatchFrontEnd: Sendable {
             log(.info, "Requesting Association")
         case .associationAccepted(let pdv, _):
             log(.info, "Association Accepted (Max Send PDV: \(pdv))")
+        case .associationNegotiated(let details):
+            // Beyond DCMTK (whose -d prints the whole A-ASSOCIATE-AC): the peer's
+            // implementation, at debug level only.
+            log(.debug, "Peer implementation: \(details.peerImplementationClassUID ?? "(no class UID)") \(details.peerImplementationVersionName ?? "(no version name)"), max PDU \(details.peerMaximumPDULength.map(String.init) ?? "(not stated)")")
         case .associationRejected(let rj):
             log(.fatal, "Association Rejected:\nResult: \(rj.resultText), Source: \(rj.sourceText)\nReason: \(rj.reasonText)")
         case .associationFailed(let why):
@@ -150,6 +154,20 @@ enum JSONLine {
         case .associationAccepted(let pdv, let contexts):
             name = "associationAccepted"; add("maxSendPDV", pdv)
             add("contexts", contexts.map { ["id": Int($0.id), "abstractSyntax": $0.abstractSyntax, "transferSyntax": $0.transferSyntax] })
+        case .associationNegotiated(let d):
+            name = "associationNegotiated"
+            add("callingAETitle", d.callingAETitle); add("calledAETitle", d.calledAETitle); add("applicationContext", d.applicationContext)
+            add("proposed", d.proposed.map { ["id": Int($0.id), "abstractSyntax": $0.abstractSyntax, "transferSyntaxes": $0.transferSyntaxes] as [String: Any] })
+            add("answers", d.answers.map { answer -> [String: Any] in
+                var item: [String: Any] = ["id": Int(answer.id), "result": Int(answer.result.rawValue), "resultText": answer.result.description,
+                                           "usable": answer.isUsable]
+                if let abstract = answer.abstractSyntax { item["abstractSyntax"] = abstract }
+                if let syntax = answer.transferSyntax { item["transferSyntax"] = syntax }
+                return item
+            })
+            add("ourMaxPDU", Int(d.ourMaximumPDULength)); add("peerMaxPDU", d.peerMaximumPDULength.map { Int($0) }); add("maxSendPDV", d.maximumSendPDV)
+            add("ourImplementationClassUID", d.ourImplementationClassUID); add("ourImplementationVersionName", d.ourImplementationVersionName)
+            add("peerImplementationClassUID", d.peerImplementationClassUID); add("peerImplementationVersionName", d.peerImplementationVersionName)
         case .associationRejected(let rj):
             name = "associationRejected"; add("result", rj.resultText); add("source", rj.sourceText); add("reason", rj.reasonText)
         case .associationFailed(let why): name = "associationFailed"; add("reason", why)

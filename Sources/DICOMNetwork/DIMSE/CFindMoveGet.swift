@@ -23,6 +23,8 @@ public struct CFindRSP: Equatable, Sendable {
     public var affectedSOPClassUID: String
     public var status: DIMSEStatus
     public var hasDataSet: Bool
+    /// Error Comment (0000,0902), which a failure response may carry.
+    public var errorComment: String?
     public init(messageIDBeingRespondedTo: UInt16, affectedSOPClassUID: String, status: DIMSEStatus, hasDataSet: Bool) {
         self.messageIDBeingRespondedTo = messageIDBeingRespondedTo
         self.affectedSOPClassUID = affectedSOPClassUID
@@ -35,6 +37,7 @@ public struct CFindRSP: Equatable, Sendable {
         b.us(CommandTag.messageIDBeingRespondedTo, messageIDBeingRespondedTo)
         b.dataSetType(hasDataSet)
         b.us(CommandTag.status, status.code)
+        if let errorComment { b.lo(CommandTag.errorComment, errorComment) }
         return b.encoded()
     }
     init(_ r: CommandSetReader) throws {
@@ -42,6 +45,7 @@ public struct CFindRSP: Equatable, Sendable {
         status = DIMSEStatus(try r.us(CommandTag.status, "Status"))
         affectedSOPClassUID = r.optionalString(CommandTag.affectedSOPClassUID) ?? ""
         hasDataSet = r.hasDataSet
+        errorComment = r.optionalString(CommandTag.errorComment)
     }
 }
 
