@@ -16,6 +16,7 @@ static inline attr_t cncurses_bold(void) { return A_BOLD; }
 static inline attr_t cncurses_underline(void) { return A_UNDERLINE; }
 static inline attr_t cncurses_reverse(void) { return A_REVERSE; }
 static inline attr_t cncurses_dim(void) { return A_DIM; }
+static inline WINDOW *cncurses_stdscr(void) { return stdscr; }
 static inline int cncurses_key_resize(void) { return KEY_RESIZE; }
 static inline int cncurses_put(int y, int x, const wchar_t *text, attr_t attributes, short pair) {
     attr_set(attributes, pair, NULL);

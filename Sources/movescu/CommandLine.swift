@@ -34,6 +34,18 @@ struct Invocation {
     var level: LogLevel = .warn
     var json = false
     var batch = false
+    /// --theme NAME|PATH for the console.
+    var theme: String?
+    /// --peers FILE: the console's peers and settings, instead of the default place.
+    var peersFile: String?
+    /// The options given, for settings from the peers file to fill only what was not.
+    var given: Set<String> = []
+    /// A peer was named on the command line.
+    var peerGiven = false
+    /// The console is to open (a terminal, no --batch, no --json).
+    var interactive = false
+    /// Peer, port and a query were all given: a retrieve can start at once.
+    var complete = false
     var showHelp = false
     var showVersion = false
     var printArguments = false
@@ -45,8 +57,10 @@ struct Invocation {
 
 /// DCMTK 3.6.7 movescu's command line: every option, the same spellings and defaults.
 enum CommandLineParser {
-    static func parse(_ arguments: [String]) throws -> Invocation {
+    /// With `interactive`, peer, port and query may be missing: the console opens to edit them.
+    static func parse(_ arguments: [String], interactive: Bool = false) throws -> Invocation {
         var invocation = Invocation()
+        invocation.interactive = interactive
         var parameters: [String] = []
         var index = 0
         var c = RetrieveConfiguration()
@@ -77,6 +91,7 @@ enum CommandLineParser {
                 parameters.append(argument)
                 continue
             }
+            invocation.given.insert(argument)
             switch argument {
             case "-h", "--help": invocation.showHelp = true
             case "--version": invocation.showVersion = true
@@ -146,6 +161,8 @@ enum CommandLineParser {
             case "+cl", "--compression-level": c.storage.write.encoding.compressionLevel = try integer(argument, 0...9)
             case "--json": invocation.json = true
             case "--batch": invocation.batch = true
+            case "--theme": invocation.theme = try value(argument)
+            case "--peers": invocation.peersFile = try value(argument)
             default:
                 if let preference = PresentationNegotiation.Preference(rawValue: argument) ?? longPreference[argument] {
                     c.preference = preference
@@ -157,6 +174,22 @@ enum CommandLineParser {
             }
         }
         if invocation.showHelp || invocation.showVersion { invocation.configuration = c; return invocation }
+        invocation.peerGiven = !parameters.isEmpty
+        if c.storage.bitPreserving && c.storage.write.transferSyntax != nil {
+            throw UsageError(message: "+B (bit preserving) cannot be combined with an output transfer syntax (+te +tb +ti +td)")
+        }
+        if interactive && (parameters.count < 2 || (parameters.count == 2 && invocation.keys.isEmpty)) {
+            // The console opens with what was given, ready to edit.
+            if let host = parameters.first { c.peerHost = host }
+            if parameters.count > 1 {
+                guard let port = Int(parameters[1]), (1...65535).contains(port) else {
+                    throw UsageError(message: "invalid parameter port: \"\(parameters[1])\" is not a port number (1..65535)")
+                }
+                c.peerPort = port
+            }
+            invocation.configuration = c
+            return invocation
+        }
         guard parameters.count >= 2 else {
             throw UsageError(message: parameters.isEmpty ? "missing parameter peer" : "missing parameter port")
         }
@@ -169,9 +202,7 @@ enum CommandLineParser {
         if invocation.queryFiles.isEmpty && invocation.keys.isEmpty {
             throw UsageError(message: "no query: give query files or -k keys")
         }
-        if c.storage.bitPreserving && c.storage.write.transferSyntax != nil {
-            throw UsageError(message: "+B (bit preserving) cannot be combined with an output transfer syntax (+te +tb +ti +td)")
-        }
+        invocation.complete = true
         invocation.configuration = c
         return invocation
     }

@@ -38,9 +38,11 @@ except that a move ending without a final response exits 69, not 0.
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+// The console opens on a terminal unless --batch or --json asks for the headless tool.
+let wantsConsole = !arguments.contains("--batch") && !arguments.contains("--json") && isatty(0) == 1 && isatty(1) == 1
 let invocation: Invocation
 do {
-    invocation = try CommandLineParser.parse(arguments)
+    invocation = try CommandLineParser.parse(arguments, interactive: wantsConsole)
 } catch let error as UsageError {
     FileHandle.standardError.write(Data("movescu: \(error.message)\n(movescu --help lists the options)\n".utf8))
     exit(error.exitCode)
@@ -103,15 +105,29 @@ if invocation.accessControl {
     frontEnd.log(.warn, "+ac: host access control (TCP wrappers) is not supported; all hosts are accepted")
 }
 
-let finalConfiguration = configuration
-let summary = await RetrieveEngine.run(finalConfiguration) { frontEnd.handle($0) }
-
-switch summary.outcome {
-case .success: exit(0)
-case .warning: exit(68)
-case .failed: exit(69)
-case .noFinalResponse: exit(69)
-case .associationRejected, .connectFailed: exit(61)
-case .noPresentationContext: exit(66)
-case .networkInitFailed: exit(60)
+func exitCode(_ outcome: RetrieveSummary.Outcome) -> Int32 {
+    switch outcome {
+    case .success: return 0
+    case .warning: return 68
+    case .failed: return 69
+    case .noFinalResponse: return 69
+    case .associationRejected, .connectFailed: return 61
+    case .noPresentationContext: return 66
+    case .networkInitFailed: return 60
+    }
 }
+
+let finalConfiguration = configuration
+if invocation.interactive {
+    let summary: RetrieveSummary?
+    do {
+        summary = try await ConsoleRunner.run(invocation: invocation, configuration: finalConfiguration)
+    } catch {
+        frontEnd.log(.fatal, error.message)
+        exit(1)
+    }
+    if let summary { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + "\n").utf8)) }
+    exit(summary.map { exitCode($0.outcome) } ?? 0)
+}
+let summary = await RetrieveEngine.run(finalConfiguration) { frontEnd.handle($0) }
+exit(exitCode(summary.outcome))

@@ -8,71 +8,19 @@ import TestPeers
 /// hundred MB) served by DCMTK's dcmqrscp and by pynetdicom's qrscp, retrieved by our
 /// movescu at every level and model, to ourselves and to a third party (DCMTK's storescp).
 /// Every received file is compared with its original element by element.
+extension CorpusEntry {
+    /// The name our movescu (and DCMTK's) gives the object.
+    var receivedName: String { ObjectNaming.fileName(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID) ?? "?" }
+}
+
 @Suite(.serialized) struct CorpusRetrieveTests {
-    struct Entry: Decodable, Sendable {
-        var file: String
-        var sopClassUID: String
-        var sopInstanceUID: String
-        var seriesInstanceUID: String
-        var studyInstanceUID: String
-        var patientID: String
-        var transferSyntax: String
-        var bytes: Int
-
-        /// The name our movescu (and DCMTK's) gives the object.
-        var receivedName: String { ObjectNaming.fileName(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID) ?? "?" }
-    }
-
-    static var scripts: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Scripts").path
-    }
+    typealias Entry = CorpusEntry
+    typealias DCMTKArchive = CorpusArchive
 
     static var ours: String { MovescuSideBySideTests.ours }
 
-    /// Writes the corpus into `folder` and returns its manifest.
     static func makeCorpus(_ folder: String, _ options: [String] = []) async throws -> [Entry] {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let made = try await runProcess(URL(fileURLWithPath: try pythonPath()), [scripts + "/make-corpus.py", folder] + options)
-        guard made.status == 0 else { throw TestPeerMissing(what: "pydicom to make the corpus: \(made.stderr)") }
-        return try JSONDecoder().decode([Entry].self, from: Data(made.stdout.utf8))
-    }
-
-    /// dcmqrscp over a folder of files, with move destinations by AE title.
-    final class DCMTKArchive: @unchecked Sendable {
-        let folder: String
-        let entries: [Entry]
-        let peer: PeerProcess
-
-        init(corpus options: [String] = [], destinations: [(ae: String, port: Int)]) async throws {
-            let folder = NSTemporaryDirectory() + "corpus-\(UUID().uuidString.prefix(8))"
-            self.folder = folder
-            let entries = try await makeCorpus(folder + "/db", options)
-            self.entries = entries
-            let files = entries.map { folder + "/db/" + $0.file }
-            let indexed = try await runProgram("/usr/bin/dcmqridx", [folder + "/db"] + files)
-            guard indexed.status == 0 else { throw TestPeerMissing(what: "dcmqridx: \(indexed.output)") }
-            let hosts = destinations.enumerated().map { "dest\($0.offset) = (\($0.element.ae), localhost, \($0.element.port))" }
-            try """
-            NetworkTCPPort = 104
-            MaxPDUSize = 16384
-            MaxAssociations = 16
-            HostTable BEGIN
-            \(hosts.joined(separator: "\n"))
-            HostTable END
-            VendorTable BEGIN
-            VendorTable END
-            AETable BEGIN
-            ARCHIVE \(folder)/db RW (100, 2048mb) ANY
-            AETable END
-            """.write(toFile: folder + "/dcmqrscp.cfg", atomically: true, encoding: .utf8)
-            peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", folder + "/dcmqrscp.cfg", "{port}"])
-        }
-
-        func stop() {
-            peer.stop()
-            try? FileManager.default.removeItem(atPath: folder)
-        }
+        try await CorpusEntry.make(folder, options)
     }
 
     static func freshFolder(_ name: String) throws -> String {

@@ -65,6 +65,9 @@ public struct DataDictionary: Sendable {
     /// The entry for a keyword such as `PatientID`.
     public func entry(forKeyword keyword: String) -> DictionaryEntry? { keywords[keyword] }
 
+    /// Every keyword the dictionary knows, sorted: for completion in the console.
+    public var allKeywords: [String] { keywords.keys.sorted() }
+
     /// The VR to use for a tag read from an implicit VR stream.
     public func implicitVR(for tag: Tag, privateCreator: String? = nil) -> VR {
         entry(for: tag, privateCreator: privateCreator)?.implicitVR ?? .UN

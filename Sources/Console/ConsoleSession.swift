@@ -1,0 +1,191 @@
+import DICOM
+import Foundation
+import Retrieve
+import Synchronization
+
+/// The work the console has done for it: the network and the peers file. movescu wires
+/// the engine in; tests can pass their own.
+public struct ConsoleServices: Sendable {
+    public var move: @Sendable (RetrieveConfiguration, RetrieveControl, @escaping @Sendable (RetrieveEvent) -> Void) async -> RetrieveSummary
+    public var find: @Sendable (RetrieveConfiguration, DataSet, RetrieveControl, @escaping @Sendable (FindEvent) -> Void) async -> FindSummary
+    /// A C-ECHO to a peer, with our calling AE title from the configuration.
+    public var echo: @Sendable (Peer, RetrieveConfiguration) async -> EchoResult
+    public var savePeers: @Sendable ([Peer]) throws -> Void
+
+    public init(move: @escaping @Sendable (RetrieveConfiguration, RetrieveControl, @escaping @Sendable (RetrieveEvent) -> Void) async -> RetrieveSummary,
+                find: @escaping @Sendable (RetrieveConfiguration, DataSet, RetrieveControl, @escaping @Sendable (FindEvent) -> Void) async -> FindSummary,
+                echo: @escaping @Sendable (Peer, RetrieveConfiguration) async -> EchoResult,
+                savePeers: @escaping @Sendable ([Peer]) throws -> Void) {
+        self.move = move
+        self.find = find
+        self.echo = echo
+        self.savePeers = savePeers
+    }
+}
+
+/// Runs the console: a loop on its own thread that reads keys, takes what the engine
+/// reports as it comes, and redraws. Engine events arrive on other threads into an inbox
+/// and are applied in batches, one frame at a time, so a flood of responses costs the
+/// transfer no more than an append under a lock.
+public final class ConsoleSession: @unchecked Sendable {
+    enum Inbound: Sendable {
+        case retrieve(RetrieveEvent)
+        case retrieveEnded(RetrieveSummary)
+        case find(FindEvent)
+        case findEnded
+        case echo(Peer, EchoResult)
+    }
+
+    final class Inbox: Sendable {
+        private let items = Mutex<[Inbound]>([])
+        func push(_ item: Inbound) {
+            // Progress within an object is not shown; dropping it here keeps floods cheap.
+            if case .retrieve(.storeProgress) = item { return }
+            items.withLock { $0.append(item) }
+        }
+        func take() -> [Inbound] { items.withLock { let all = $0; $0.removeAll(keepingCapacity: true); return all } }
+    }
+
+    public private(set) var model: ConsoleModel
+    private let services: ConsoleServices
+    private let inbox = Inbox()
+    private var control: RetrieveControl?
+    private var running = false
+    /// How the last retrieve ended; the process exits with it.
+    public private(set) var lastSummary: RetrieveSummary?
+    private let clock = ContinuousClock()
+    private let origin: ContinuousClock.Instant
+    /// Frames drawn, for tests and the load benchmark.
+    public private(set) var frames = 0
+    /// Milliseconds a frame waits for keys before it takes events and redraws.
+    public var frameMilliseconds = 50
+
+    public init(model: ConsoleModel, services: ConsoleServices) {
+        self.model = model
+        self.services = services
+        origin = clock.now
+    }
+
+    private var now: Double {
+        let d = clock.now - origin
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Runs until the user quits; with `autoStart` the configured retrieve begins at once.
+    public func run(on terminal: ConsoleTerminal, autoStart: Bool) {
+        if autoStart, let command = model.handle(.character("m")) { perform(command) }
+        var quitting = false
+        var quitDeadline = 0.0
+        var lastDraw = -1.0
+        var dirty = true
+        while true {
+            // Keys: wait a frame for the first, then take whatever else is already typed.
+            var wait = frameMilliseconds
+            while let input = terminal.read(timeout: wait) {
+                wait = 0
+                dirty = true
+                model.now = now
+                guard case .key(let key) = input, let command = model.handle(key) else { continue }
+                if case .quit = command {
+                    quitting = true
+                    quitDeadline = now + 5
+                    if running { control?.abort() }
+                } else {
+                    perform(command)
+                }
+            }
+            let t = now
+            for item in inbox.take() {
+                dirty = true
+                switch item {
+                case .retrieve(let event): model.apply(event, at: t)
+                case .retrieveEnded(let summary):
+                    running = false
+                    control = nil
+                    lastSummary = summary
+                case .find(let event):
+                    model.apply(event, at: t)
+                case .findEnded:
+                    running = false
+                    control = nil
+                case .echo(let peer, let result):
+                    model.now = t
+                    model.echoed(peer, result: result)
+                }
+            }
+            if quitting && (!running || t > quitDeadline) { return }
+            // The clock in the header moves even when nothing happens.
+            if dirty || t - lastDraw > 0.5 {
+                model.now = t
+                let size = terminal.size
+                terminal.draw(ConsoleView.render(model, width: size.width, height: size.height))
+                frames += 1
+                lastDraw = t
+                dirty = false
+            }
+        }
+    }
+
+    private func perform(_ command: ConsoleCommand) {
+        let inbox = self.inbox
+        let services = self.services
+        switch command {
+        case .move(let configuration):
+            guard !running else { return }
+            running = true
+            let control = RetrieveControl()
+            self.control = control
+            Task.detached {
+                let summary = await services.move(configuration, control) { inbox.push(.retrieve($0)) }
+                inbox.push(.retrieveEnded(summary))
+            }
+        case .find(let configuration, let identifier):
+            guard !running else { return }
+            running = true
+            let control = RetrieveControl()
+            self.control = control
+            Task.detached {
+                _ = await services.find(configuration, identifier, control) { inbox.push(.find($0)) }
+                inbox.push(.findEnded)
+            }
+        case .cancel:
+            control?.cancel()
+        case .abort:
+            control?.abort()
+        case .echo(let peer):
+            let configuration = model.configuration
+            Task.detached {
+                let result = await services.echo(peer, configuration)
+                inbox.push(.echo(peer, result))
+            }
+        case .savePeers(let peers):
+            do {
+                try services.savePeers(peers)
+            } catch {
+                model.note("the peers were not saved: \(error)", .failure)
+            }
+        case .saveLog(let path, let text):
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                model.note("session log saved to \(path)", .success)
+            } catch {
+                model.note("cannot save the log to \(path): \(error.localizedDescription)", .failure)
+            }
+        case .loadQuery(let path):
+            do {
+                model.queryLoaded(try QueryFile.load(path: path), from: path)
+            } catch {
+                model.note("cannot load \(path): \(error)", .failure)
+            }
+        case .saveQuery(let path, let identifier):
+            do {
+                try QueryFiles.save(identifier, to: path, model: model.configuration.model)
+                model.note("query saved to \(path)", .success)
+            } catch {
+                model.note("cannot save the query to \(path): \(error)", .failure)
+            }
+        case .quit:
+            break
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+import TestPeers
+
+/// The console in a real terminal: tmux runs the built movescu against DCMTK's dcmqrscp,
+/// the test types keys and reads the screen with capture-pane.
+@Suite(.serialized) struct ConsoleInTmuxTests {
+    static var movescu: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("movescu").path
+    }
+
+    /// A tmux server of the test's own (its own socket), one window of a fixed size.
+    final class Screen: @unchecked Sendable {
+        let socket = "movescu-test-\(UUID().uuidString.prefix(8))"
+        let tmux = "/usr/bin/tmux"
+
+        init(command: String, width: Int = 120, height: Int = 40) async throws {
+            guard FileManager.default.isExecutableFile(atPath: tmux) else { throw TestPeerMissing(what: "tmux (.ci/run installs it)") }
+            // The tmux server stays behind as a daemon holding whatever descriptors it got,
+            // which keeps Foundation's Process from ever seeing the client exit: spawn it
+            // directly and reap it with waitpid.
+            let arguments = [tmux, "-u", "-L", socket, "new-session", "-d", "-s", "console", "-x", String(width), "-y", String(height), command]
+            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, tmux, &actions, nil, &argv, environ) == 0 else { throw TestPeerMissing(what: "tmux could not be started") }
+            var status: Int32 = 0
+            while waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            guard status == 0 else { throw TestPeerMissing(what: "tmux new-session failed (status \(status))") }
+        }
+
+        func text() async throws -> String {
+            try await runProgram(tmux, ["-L", socket, "capture-pane", "-p", "-t", "console"]).output
+        }
+
+        func keys(_ keys: String...) async throws {
+            _ = try await runProgram(tmux, ["-L", socket, "send-keys", "-t", "console"] + keys)
+        }
+
+        /// Types text literally.
+        func type(_ text: String) async throws {
+            _ = try await runProgram(tmux, ["-L", socket, "send-keys", "-t", "console", "-l", text])
+        }
+
+        /// Polls the screen until `predicate` holds; fails with the last screen after `seconds`.
+        @discardableResult
+        func waitFor(_ what: String, seconds: Double = 30, _ predicate: (String) -> Bool) async throws -> String {
+            let deadline = Date().addingTimeInterval(seconds)
+            var last = ""
+            while Date() < deadline {
+                last = try await text()
+                if predicate(last) { return last }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            Issue.record("timed out waiting for \(what); the screen was:\n\(last)")
+            throw CancellationError()
+        }
+
+        func stop() {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tmux)
+            process.arguments = ["-L", socket, "kill-server"]
+            try? process.run()
+            process.waitUntilExit()
+        }
+    }
+
+    @Test func findThenMoveThenCancelASecondMove() async throws {
+        let storagePort = try freePort()
+        let archive = try await CorpusArchive(corpus: ["--ct", "200"], destinations: [("MOVESCU", storagePort)])
+        defer { archive.stop() }
+        let root = NSTemporaryDirectory() + "console-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let mixed = archive.entries.filter { $0.studyInstanceUID.hasSuffix(".5001") }
+        let ctStudy = try #require(archive.entries.first { $0.studyInstanceUID.hasSuffix(".5002") }?.studyInstanceUID)
+
+        // Peer and port but no query: the console opens ready to edit, nothing starts.
+        let command = "cd \(root) && env LANG=C.UTF-8 XDG_CONFIG_HOME=\(root)/config \(Self.movescu) -S -aec ARCHIVE +P \(storagePort) -od \(root)/out localhost \(archive.peer.port); echo EXIT=$?; sleep 60"
+        let screen = try await Screen(command: command)
+        defer { screen.stop() }
+        try await screen.waitFor("the console to open") { $0.contains("─ Query ─") && $0.contains("ready") }
+
+        // Find at study level.
+        try await screen.keys("f")
+        var text = try await screen.waitFor("the find to end") { $0.contains("found; success") }
+        #expect(text.contains("2 found"))
+        #expect(text.contains("Müller Jürgen=ミュラー"), "the UTF-8 patient name in the results")
+
+        // Pick the mixed study's row and move it.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let firstRow = try #require(lines.firstIndex { $0.contains("[ ]") })
+        // Both studies have the same patient; the mixed one has a study date.
+        let mixedRow = try #require(lines.firstIndex { $0.contains("[ ]") && $0.contains("2004") })
+        for _ in 0..<(mixedRow - firstRow) { try await screen.keys("Down") }
+        try await screen.keys("Space")
+        text = try await screen.waitFor("the pick") { $0.contains("[x]") }
+        try await screen.keys("Enter")
+        text = try await screen.waitFor("the move to finish", seconds: 60) { $0.contains("finished: success") }
+        #expect(text.contains("Pending 0   Completed \(mixed.count)   Failed 0   Warning 0"))
+        #expect(text.contains("100%"))
+        let received = try FileManager.default.contentsOfDirectory(atPath: root + "/out").filter { !$0.hasPrefix(".") }
+        #expect(received.count == mixed.count)
+
+        // A second move, typed into the query editor: Tab to the query pane, a new key.
+        for _ in 0..<3 { try await screen.keys("Tab") }
+        try await screen.keys("n")
+        try await screen.waitFor("the key prompt") { $0.contains("key (Keyword") }
+        try await screen.type("StudyInstanceUI")
+        try await screen.keys("Tab")
+        try await screen.waitFor("completion") { $0.contains("StudyInstanceUID") }
+        try await screen.type("=\(ctStudy)")
+        try await screen.keys("Enter")
+        try await screen.waitFor("the key in the query pane") { $0.contains(String(ctStudy.prefix(12))) }
+        try await screen.keys("m")
+        // Cancel as soon as the request is out: dcmqrscp stops between sub-operations.
+        try await screen.waitFor("the second move to be under way") { $0.split(separator: "\n").first?.hasSuffix("moving") == true }
+        try await screen.keys("c")
+        text = try await screen.waitFor("the cancelled move to end", seconds: 60) { screen in
+            let header = screen.split(separator: "\n").first ?? ""
+            return screen.contains("C-CANCEL sent") && !header.hasSuffix("moving") && !header.hasSuffix("receiving the last objects")
+        }
+        #expect(text.contains("final FE00 Cancel"), "the final response says Cancel")
+        let after = try FileManager.default.contentsOfDirectory(atPath: root + "/out").filter { $0.hasPrefix("CT.") && $0.contains(".5002.") }
+        #expect(after.count < 200, "the cancel stopped the move early")
+
+        // The trace shows the negotiation and the DIMSE messages with latencies.
+        try await screen.keys("3")
+        text = try await screen.waitFor("the trace") { $0.contains("[3 Trace]") }
+        #expect(text.contains("<- C-MOVE-RSP") && text.contains("ms after"))
+
+        try await screen.keys("q")
+        text = try await screen.waitFor("movescu to exit") { $0.contains("EXIT=") }
+        #expect(text.contains("Retrieved"), "the summary line after the console closes")
+    }
+}
