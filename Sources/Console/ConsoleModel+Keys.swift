@@ -50,6 +50,7 @@ extension ConsoleModel {
             overlay = .help
             return nil
         case .tab:
+            zoomed = false
             focus = Pane(rawValue: (focus.rawValue + 1) % Pane.allCases.count)!
             return nil
         case .backTab:
@@ -75,6 +76,10 @@ extension ConsoleModel {
         case .character("v"):
             view = MainView(rawValue: (view.rawValue + 1) % MainView.allCases.count)!
             scrollBack = 0
+            return nil
+        case .character("z"):
+            zoomed.toggle()
+            if zoomed { focus = .main }
             return nil
         case .character("w"):
             overlay = .prompt(LineEditor(label: "save the session log to", text: "movescu-console.log"), .saveLog)

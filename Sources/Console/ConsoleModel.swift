@@ -141,6 +141,8 @@ public struct ConsoleModel: Sendable {
 
     public var focus: Pane = .main
     public var view: MainView = .log
+    /// The main pane takes the whole width (z), for long trace lines.
+    public var zoomed = false
     public var overlay: Overlay = .none
 
     public var peers: [Peer] = []
@@ -309,7 +311,7 @@ public struct ConsoleModel: Sendable {
             objects += 1
             bytes += object.bytes
             let name = object.path.map { ($0 as NSString).lastPathComponent } ?? object.sopInstanceUID
-            add("stored \(name) (\(Self.size(object.bytes)))", .success)
+            add("stored \(Self.size(object.bytes)): \(name)", .success)
             traced(String(format: "-> C-STORE-RSP 0000 Success, %@ in %.0f ms", Self.size(object.bytes), object.seconds * 1000), .success)
         case .objectFailed(let uid, let status, let reason):
             failedObjects += 1

@@ -71,9 +71,16 @@ public final class ConsoleSession: @unchecked Sendable {
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    /// Runs until the user quits; with `autoStart` the configured retrieve begins at once.
+    /// Runs until the user quits; with `autoStart` the configured retrieve begins at once,
+    /// and the console closes a moment after it ends (a script typed for DCMTK's movescu
+    /// gets its exit code back) unless a key was pressed meanwhile.
     public func run(on terminal: ConsoleTerminal, autoStart: Bool) {
-        if autoStart, let command = model.handle(.character("m")) { perform(command) }
+        var closeWhenDone = autoStart
+        var closeAt: Double?
+        if autoStart {
+            model.note("the console closes when this retrieve ends, as movescu does; press any key to keep it open", .dim)
+            if let command = model.handle(.character("m")) { perform(command) }
+        }
         var quitting = false
         var quitDeadline = 0.0
         var lastDraw = -1.0
@@ -85,6 +92,10 @@ public final class ConsoleSession: @unchecked Sendable {
                 wait = 0
                 dirty = true
                 model.now = now
+                if closeWhenDone, case .key = input {
+                    closeWhenDone = false
+                    model.note("the console stays open: q quits", .dim)
+                }
                 guard case .key(let key) = input, let command = model.handle(key) else { continue }
                 if case .quit = command {
                     quitting = true
@@ -114,6 +125,11 @@ public final class ConsoleSession: @unchecked Sendable {
                 }
             }
             if quitting && (!running || t > quitDeadline) { return }
+            if closeWhenDone && !running && lastSummary != nil {
+                // Long enough to see the final counters.
+                if let closeAt, t >= closeAt { return }
+                if closeAt == nil { closeAt = t + 1.5 }
+            }
             // The clock in the header moves even when nothing happens.
             if dirty || t - lastDraw > 0.5 {
                 model.now = t

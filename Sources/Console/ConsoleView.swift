@@ -17,9 +17,9 @@ public enum ConsoleView {
         header(model, into: &grid)
         counters(model, into: &grid)
         progress(model, into: &grid)
-        let left = min(48, max(34, width * 2 / 5))
+        let left = model.zoomed ? 0 : min(48, max(34, width * 2 / 5))
         let top = 3, paneHeight = height - 4
-        sidePanes(model, x: 0, y: top, width: left, height: paneHeight, into: &grid)
+        if !model.zoomed { sidePanes(model, x: 0, y: top, width: left, height: paneHeight, into: &grid) }
         mainPane(model, x: left, y: top, width: width - left, height: paneHeight, into: &grid)
         hints(model, y: height - 1, into: &grid)
         switch model.overlay {
@@ -328,7 +328,7 @@ public enum ConsoleView {
             case .titles: keys += [("Enter", "edit")]
             case .query: keys += [("n", "new"), ("Enter", "edit"), ("d", "del"), ("l", "level"), ("o", "model"), ("L/S", "load/save")]
             case .main where model.view == .results: keys += [("Space", "pick"), ("Enter", "move picked")]
-            case .main: keys += [("↑↓", "scroll"), ("v", "view")]
+            case .main: keys += [("↑↓", "scroll"), ("v", "view"), ("z", model.zoomed ? "unzoom" : "zoom")]
             }
             keys += [("Tab", "pane"), ("?", "help"), ("q", "quit")]
         }
@@ -348,6 +348,7 @@ public enum ConsoleView {
         "c  Ctrl-C        cancel the find or move in flight (C-CANCEL)",
         "a                abort the association",
         "1 2 3  v         log, find results, trace (negotiation, DIMSE, latency)",
+        "z                the log, results or trace over the whole width",
         "w                save the log and trace to a file",
         "peers:  Enter use, n new, e edit, d delete, t C-ECHO",
         "query:  n new key (Tab completes), Enter edit, d delete,",

@@ -138,4 +138,24 @@ import TestPeers
         text = try await screen.waitFor("movescu to exit") { $0.contains("EXIT=") }
         #expect(text.contains("Retrieved"), "the summary line after the console closes")
     }
+
+    @Test func aBadPeersFileStopsWithItsLineAndABrokenThemeFallsBackToTheDefault() async throws {
+        let root = NSTemporaryDirectory() + "console-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try "[settings]\ncalling-ae = MOVESCU\nport = abc\n".write(toFile: root + "/bad.conf", atomically: true, encoding: .utf8)
+        try "[peer a]\nae-title = A\nhost = localhost\nport = 104\n".write(toFile: root + "/good.conf", atomically: true, encoding: .utf8)
+        try "name = Broken\nheader = purple on black\n".write(toFile: root + "/broken.theme", atomically: true, encoding: .utf8)
+        let command = "cd \(root) && env LANG=C.UTF-8 \(Self.movescu) --peers \(root)/bad.conf; echo EXIT=$?; env LANG=C.UTF-8 NO_COLOR=1 \(Self.movescu) --peers \(root)/good.conf --theme \(root)/broken.theme; echo EXIT2=$?; sleep 60"
+        let screen = try await Screen(command: command, width: 220, height: 30)
+        defer { screen.stop() }
+        var text = try await screen.waitFor("the console with the good file") { $0.contains("─ Peers ─") }
+        #expect(text.contains("broken.theme, line 2: unknown colour 'purple'; using the default theme"))
+        #expect(text.contains("A@localhost:104"))
+        try await screen.keys("q")
+        text = try await screen.waitFor("both runs to end") { $0.contains("EXIT2=") }
+        #expect(text.contains("F: \(root)/bad.conf, line 3: port must be a number from 1 to 65535, found 'abc'"))
+        #expect(text.contains("EXIT=1"))
+        #expect(text.contains("EXIT2=0"))
+    }
 }
