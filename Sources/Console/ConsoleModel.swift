@@ -166,7 +166,7 @@ public struct ConsoleModel: Sendable {
     var lastResponseTime: Double?
     var storeTimes: [Int: Double] = [:]
 
-    /// The log and trace keep this many lines each; older ones go.
+    /// The log and trace keep at least this many lines each (a quarter more at most); older ones go.
     public static let logLimit = 5_000
 
     public init(configuration: RetrieveConfiguration) {
@@ -200,12 +200,13 @@ public struct ConsoleModel: Sendable {
 
     mutating func add(_ text: String, _ role: StyleRole = .normal) {
         log.append(LogLine(time: now, text: text, role: role))
-        if log.count > Self.logLimit { log.removeFirst(log.count - Self.logLimit) }
+        // Trimmed in batches: removing one line per line added would shift the whole array each time.
+        if log.count > Self.logLimit + Self.logLimit / 4 { log.removeFirst(log.count - Self.logLimit) }
     }
 
     mutating func traced(_ text: String, _ role: StyleRole = .normal) {
         trace.append(LogLine(time: now, text: text, role: role))
-        if trace.count > Self.logLimit { trace.removeFirst(trace.count - Self.logLimit) }
+        if trace.count > Self.logLimit + Self.logLimit / 4 { trace.removeFirst(trace.count - Self.logLimit) }
     }
 
     /// A data set as dcmdump lines without the length column: "(0008,0052) CS [STUDY]  QueryRetrieveLevel".

@@ -30,9 +30,9 @@ public struct ConsoleServices: Sendable {
 public final class ConsoleSession: @unchecked Sendable {
     enum Inbound: Sendable {
         case retrieve(RetrieveEvent)
-        case retrieveEnded(RetrieveSummary)
+        case retrieveEnded(RetrieveSummary, generation: Int)
         case find(FindEvent)
-        case findEnded
+        case findEnded(generation: Int)
         case echo(Peer, EchoResult)
     }
 
@@ -51,6 +51,8 @@ public final class ConsoleSession: @unchecked Sendable {
     private let inbox = Inbox()
     private var control: RetrieveControl?
     private var running = false
+    /// Counts the moves and finds started: an old one's end must not touch a newer one.
+    private var generation = 0
     /// How the last retrieve ended; the process exits with it.
     public private(set) var lastSummary: RetrieveSummary?
     private let clock = ContinuousClock()
@@ -110,15 +112,19 @@ public final class ConsoleSession: @unchecked Sendable {
                 dirty = true
                 switch item {
                 case .retrieve(let event): model.apply(event, at: t)
-                case .retrieveEnded(let summary):
-                    running = false
-                    control = nil
+                case .retrieveEnded(let summary, let ended):
                     lastSummary = summary
+                    if ended == generation {
+                        running = false
+                        control = nil
+                    }
                 case .find(let event):
                     model.apply(event, at: t)
-                case .findEnded:
-                    running = false
-                    control = nil
+                case .findEnded(let ended):
+                    if ended == generation {
+                        running = false
+                        control = nil
+                    }
                 case .echo(let peer, let result):
                     model.now = t
                     model.echoed(peer, result: result)
@@ -146,23 +152,27 @@ public final class ConsoleSession: @unchecked Sendable {
         let inbox = self.inbox
         let services = self.services
         switch command {
+        // The model only asks for a move or find when the last one has reported its end
+        // (its `.finished` event); the task that sent it may still be returning.
         case .move(let configuration):
-            guard !running else { return }
             running = true
+            generation += 1
+            let started = generation
             let control = RetrieveControl()
             self.control = control
             Task.detached {
                 let summary = await services.move(configuration, control) { inbox.push(.retrieve($0)) }
-                inbox.push(.retrieveEnded(summary))
+                inbox.push(.retrieveEnded(summary, generation: started))
             }
         case .find(let configuration, let identifier):
-            guard !running else { return }
             running = true
+            generation += 1
+            let started = generation
             let control = RetrieveControl()
             self.control = control
             Task.detached {
                 _ = await services.find(configuration, identifier, control) { inbox.push(.find($0)) }
-                inbox.push(.findEnded)
+                inbox.push(.findEnded(generation: started))
             }
         case .cancel:
             control?.cancel()

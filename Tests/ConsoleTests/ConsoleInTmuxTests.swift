@@ -152,6 +152,13 @@ import TestPeers
         var text = try await screen.waitFor("the console with the good file") { $0.contains("─ Peers ─") }
         #expect(text.contains("broken.theme, line 2: unknown colour 'purple'; using the default theme"))
         #expect(text.contains("A@localhost:104"))
+        // Resized to the smallest supported size, then below it: redrawn each time.
+        _ = try await runProgram(screen.tmux, ["-L", screen.socket, "resize-window", "-t", "console", "-x", "80", "-y", "24"])
+        text = try await screen.waitFor("the 80x24 redraw") { $0.split(separator: "\n").first?.count ?? 0 <= 80 && $0.contains("q quit") && $0.contains("─ Query ─") }
+        _ = try await runProgram(screen.tmux, ["-L", screen.socket, "resize-window", "-t", "console", "-x", "60", "-y", "20"])
+        try await screen.waitFor("the too-small message") { $0.contains("needs at least 80x24") }
+        _ = try await runProgram(screen.tmux, ["-L", screen.socket, "resize-window", "-t", "console", "-x", "220", "-y", "30"])
+        try await screen.waitFor("the full size again") { $0.contains("─ Peers ─") }
         try await screen.keys("q")
         text = try await screen.waitFor("both runs to end") { $0.contains("EXIT2=") }
         #expect(text.contains("F: \(root)/bad.conf, line 3: port must be a number from 1 to 65535, found 'abc'"))
