@@ -9,6 +9,8 @@ extension ConsoleModel {
 
     /// A key; the command for the runner, if any.
     public mutating func handle(_ key: ConsoleKey) -> ConsoleCommand? {
+        // Ctrl-C cancels what runs, whatever is open.
+        if key == .control("c") && isRunning { return .cancel }
         switch overlay {
         case .help:
             overlay = .none
@@ -27,6 +29,9 @@ extension ConsoleModel {
             }
         case .form(var form):
             return handleForm(key, &form)
+        case .confirmQuit:
+            overlay = .none
+            return key == .character("q") || key == .character("Q") || key == .character("y") ? .quit : nil
         case .confirmDelete(let name):
             overlay = .none
             if key == .character("y") || key == .character("Y") {
@@ -43,6 +48,10 @@ extension ConsoleModel {
         // Keys that mean the same everywhere.
         switch key {
         case .character("q"), .character("Q"):
+            if isRunning {
+                overlay = .confirmQuit
+                return nil
+            }
             return .quit
         case .control("c"):
             return isRunning ? .cancel : .quit
@@ -54,6 +63,7 @@ extension ConsoleModel {
             focus = Pane(rawValue: (focus.rawValue + 1) % Pane.allCases.count)!
             return nil
         case .backTab:
+            zoomed = false
             focus = Pane(rawValue: (focus.rawValue + Pane.allCases.count - 1) % Pane.allCases.count)!
             return nil
         case .character("c") where isRunning:
@@ -62,7 +72,7 @@ extension ConsoleModel {
             return .abort
         case .character("f"), .function(5):
             return startFind()
-        case .character("m"), .character("s"), .function(6):
+        case .character("m"), .function(6):
             return startMove(query: configuration.identifiers)
         case .character("r"):
             guard let last = lastMove else {
@@ -124,7 +134,8 @@ extension ConsoleModel {
             note("a \(phase == .finding ? "find" : "move") is running: wait, cancel (c) or abort (a) first", .warning)
             return nil
         }
-        let identifier = QueryKeys.findIdentifier(query)
+        let identifier = QueryKeys.findIdentifier(query, model: configuration.model)
+        resultsModel = configuration.model
         resultsLevel = QueryKeys.level(of: identifier) ?? "STUDY"
         results = []
         picked = []
@@ -216,7 +227,9 @@ extension ConsoleModel {
         if let problem = AETitle.problem(with: v[1]) { throw ConsoleMessage("AE title: \(problem)") }
         guard !v[2].isEmpty, !v[2].contains(where: { $0 == " " || $0.isNewline }) else { throw ConsoleMessage("host: a host name or address, without spaces") }
         guard let port = Int(v[3]), (1...65535).contains(port) else { throw ConsoleMessage("port: a number from 1 to 65535") }
-        return Peer(name: v[0], aeTitle: v[1], host: v[2], port: port, notes: v[4])
+        let peer = Peer(name: v[0], aeTitle: v[1], host: v[2], port: port, notes: v[4])
+        if let problem = peer.problem { throw ConsoleMessage(problem) }
+        return peer
     }
 
     mutating func handleTitles(_ key: ConsoleKey) -> ConsoleCommand? {
@@ -258,11 +271,17 @@ extension ConsoleModel {
             queryIndex = min(queryIndex, max(0, QueryKeys.rows(query).count - 1))
         case .character("l"):
             let current = QueryKeys.level(of: query) ?? "STUDY"
-            let next = QueryKeys.levels[((QueryKeys.levels.firstIndex(of: current) ?? 0) + 1) % QueryKeys.levels.count]
+            let levels = QueryKeys.levels(for: configuration.model)
+            let next = levels[((levels.firstIndex(of: current) ?? -1) + 1) % levels.count]
             query.setString(next, for: QueryKeys.levelTag, vr: .CS)
         case .character("o"):
             let all = QueryRetrieveModel.allCases
             configuration.model = all[((all.firstIndex(of: configuration.model) ?? 0) + 1) % all.count]
+            // A level the new model lacks becomes its nearest one.
+            let levels = QueryKeys.levels(for: configuration.model)
+            if let current = QueryKeys.level(of: query), !levels.contains(current) {
+                query.setString(current == "PATIENT" ? "STUDY" : levels.last!, for: QueryKeys.levelTag, vr: .CS)
+            }
         case .character("L"):
             overlay = .prompt(LineEditor(label: "load a query file (DICOM or dump text)"), .loadQuery)
         case .character("S"):
@@ -314,12 +333,18 @@ extension ConsoleModel {
         var identifiers: [DataSet] = []
         for row in rows {
             do {
-                identifiers.append(try QueryKeys.moveIdentifier(for: results[row], level: resultsLevel, model: configuration.model))
+                identifiers.append(try QueryKeys.moveIdentifier(for: results[row], level: resultsLevel, model: resultsModel))
             } catch {
                 note("result \(row + 1): \(error.text)", .failure)
             }
         }
         guard !identifiers.isEmpty else { return nil }
+        if resultsModel != configuration.model {
+            note("the results came from a \(Self.modelName(resultsModel)) find; moving them with that model", .dim)
+        }
+        let chosen = configuration.model
+        configuration.model = resultsModel
+        defer { configuration.model = chosen }
         return startMove(query: identifiers)
     }
 

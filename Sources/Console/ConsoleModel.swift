@@ -116,6 +116,7 @@ public struct ConsoleModel: Sendable {
         case prompt(LineEditor, PromptPurpose)
         case form(PeerForm)
         case confirmDelete(peer: String)
+        case confirmQuit
     }
 
     public var configuration: RetrieveConfiguration
@@ -155,6 +156,8 @@ public struct ConsoleModel: Sendable {
 
     public var results: [DataSet] = []
     public var resultsLevel = "STUDY"
+    /// The model of the find the results came from; their moves use it.
+    public var resultsModel: QueryRetrieveModel = .patientRoot
     public var resultIndex = 0
     public var picked: Set<Int> = []
     /// The identifiers of the last move, for repeat.
@@ -253,7 +256,7 @@ public struct ConsoleModel: Sendable {
             requestTimes[messageID] = time
             lastResponseTime = nil
             let level = QueryKeys.level(of: identifier) ?? "?"
-            let moves = configuration.identifiers.count
+            let moves = lastMove?.count ?? configuration.identifiers.count
             add("C-MOVE \(moves > 1 ? "\(query) of \(moves) " : "")\(round > 1 ? "(round \(round)) " : "")at \(level) level, message \(messageID)")
             traced("-> C-MOVE-RQ message \(messageID), context \(contextID), priority medium, destination \(configuration.moveDestination)")
             for line in Self.dumpLines(identifier) { traced("     " + line, .dim) }

@@ -148,6 +148,21 @@ public final class ConsoleSession: @unchecked Sendable {
         }
     }
 
+    /// What keeps our storage SCP from receiving (the checks movescu makes at its start, for
+    /// settings changed since): the output folder, a privileged port.
+    static func storageProblem(_ configuration: RetrieveConfiguration) -> String? {
+        guard let port = configuration.listenPort else { return nil }
+        if port < 1024 && geteuid() != 0 { return "cannot listen on port \(port): ports below 1024 need root privileges" }
+        guard !configuration.storage.ignore else { return nil }
+        let folder = configuration.storage.outputDirectory
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return "the output directory \(folder) does not exist or is not a directory"
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else { return "cannot write to the output directory \(folder)" }
+        return nil
+    }
+
     private func perform(_ command: ConsoleCommand) {
         let inbox = self.inbox
         let services = self.services
@@ -155,6 +170,13 @@ public final class ConsoleSession: @unchecked Sendable {
         // The model only asks for a move or find when the last one has reported its end
         // (its `.finished` event); the task that sent it may still be returning.
         case .move(let configuration):
+            if let problem = Self.storageProblem(configuration) {
+                model.apply(RetrieveEvent.error(problem), at: now)
+                var summary = RetrieveSummary()
+                summary.outcome = .networkInitFailed(problem)
+                model.apply(RetrieveEvent.finished(summary), at: now)
+                return
+            }
             running = true
             generation += 1
             let started = generation
@@ -198,6 +220,12 @@ public final class ConsoleSession: @unchecked Sendable {
                 model.note("cannot save the log to \(path): \(error.localizedDescription)", .failure)
             }
         case .loadQuery(let path):
+            // Only a regular file: a FIFO or a device would block the console for good.
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                model.note("cannot load \(path): not a readable regular file", .failure)
+                return
+            }
             do {
                 model.queryLoaded(try QueryFile.load(path: path), from: path)
             } catch {

@@ -29,6 +29,8 @@ public enum ConsoleView {
         case .form(let form): peerForm(form, into: &grid)
         case .confirmDelete(let name):
             dialog(["Delete peer \(name)?", "", "y deletes it; any other key keeps it"], title: "Delete", into: &grid)
+        case .confirmQuit:
+            dialog(["A retrieve is running.", "", "q again aborts it and quits; any other key goes back"], title: "Quit", into: &grid)
         }
         return grid
     }
@@ -320,7 +322,7 @@ public enum ConsoleView {
             keys = [("Enter", "accept"), ("Esc", "cancel")]
             if editor.completesKeywords { keys.append(("Tab", "complete")) }
         case .form: keys = [("Enter", "save"), ("Tab ↑↓", "field"), ("Esc", "cancel")]
-        case .help, .confirmDelete: keys = [("any key", "close")]
+        case .help, .confirmDelete, .confirmQuit: keys = [("any key", "close")]
         case .none:
             if model.isRunning { keys = [("c", "cancel"), ("a", "abort")] } else { keys = [("f", "find"), ("m", "move"), ("r", "repeat")] }
             switch model.focus {
@@ -342,7 +344,7 @@ public enum ConsoleView {
     static let helpLines = [
         "Tab, Shift-Tab   move between panes (peers, AE titles, query, main)",
         "f  F5            find (C-FIND) with the query's keys at its level",
-        "m  s  F6         move (C-MOVE) the query as it is",
+        "m  F6            move (C-MOVE) the query as it is",
         "Space, Enter     in find results: pick rows, move the picked ones",
         "r                repeat the last move",
         "c  Ctrl-C        cancel the find or move in flight (C-CANCEL)",
@@ -353,7 +355,7 @@ public enum ConsoleView {
         "peers:  Enter use, n new, e edit, d delete, t C-ECHO",
         "query:  n new key (Tab completes), Enter edit, d delete,",
         "        l level, o model, L load file, S save file",
-        "q                quit (a running retrieve is aborted)",
+        "q                quit (asks first while a retrieve runs, then aborts it)",
         "?  F1            this help; any key closes it",
     ]
 
@@ -374,12 +376,12 @@ public enum ConsoleView {
 
     /// A line editor: the text with the cursor as a selected cell, scrolled to keep it seen.
     static func editLine(_ editor: LineEditor, x: Int, y: Int, width: Int, into grid: inout Grid) {
-        let text = Array(editor.string)
-        let start = max(0, editor.cursor - width + 1)
+        let text = editor.text
+        let start = max(0, min(editor.cursor, text.count) - width + 1)
         grid.fill(x: x, y: y, width: width, height: 1, role: .selected)
         grid.put(String(text[start...]), x: x, y: y, role: .selected, limit: width)
         var cursorX = x
-        for character in text[start..<editor.cursor] { cursorX += Grid.columns(character) }
+        for character in text[start..<min(editor.cursor, text.count)] { cursorX += Grid.columns(character) }
         if cursorX < x + width {
             let under = editor.cursor < text.count ? String(text[editor.cursor]) : " "
             grid.put(under, x: cursorX, y: y, role: .focus)

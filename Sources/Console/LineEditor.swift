@@ -25,8 +25,12 @@ public struct LineEditor: Equatable, Sendable {
         case .enter: return .accepted(string)
         case .escape: return .cancelled
         case .character(let c):
+            // A combining mark or joiner typed after a character merges with it; the text
+            // is re-read as characters so that the cursor always counts the same units.
             text.insert(c, at: cursor)
-            cursor += 1
+            let before = String(text[0..<(cursor + 1)])
+            text = Array(String(text))
+            cursor = min(text.count, Array(before).count)
             candidates = []
         case .backspace:
             if cursor > 0 { text.remove(at: cursor - 1); cursor -= 1 }
@@ -50,10 +54,10 @@ public struct LineEditor: Equatable, Sendable {
     /// Completes the keyword being typed (after the last '.', before any '='): to the one
     /// match, or to the longest prefix all matches share, listing them.
     mutating func complete(_ keywords: [String]) {
-        let before = String(text[0..<cursor])
+        let before = text[0..<cursor]
         guard !before.contains("=") else { return }
-        let start = before.lastIndex(of: ".").map { before.index(after: $0) } ?? before.startIndex
-        let word = String(before[start...])
+        let offset = before.lastIndex(of: ".").map { $0 + 1 } ?? 0
+        let word = String(text[offset..<cursor])
         guard !word.isEmpty else { return }
         let matches = keywords.filter { $0.lowercased().hasPrefix(word.lowercased()) }
         guard let first = matches.first else { candidates = []; return }
@@ -62,7 +66,6 @@ public struct LineEditor: Equatable, Sendable {
             while !match.lowercased().hasPrefix(common.lowercased()) { common.removeLast() }
         }
         let replacement = matches.count == 1 ? first : (common.count >= word.count ? common : word)
-        let offset = before.distance(from: before.startIndex, to: start)
         text.replaceSubrange(offset..<cursor, with: Array(replacement))
         cursor = offset + replacement.count
         candidates = matches.count == 1 ? [] : matches

@@ -78,8 +78,29 @@ public enum QueryKeys {
         return identifier.elements.filter { !allowed.contains($0.tag) }.map { name($0.tag) }
     }
 
-    /// What a find at the level shows as columns, and so asks for when the query lacks it.
-    public static func returnKeys(level: String) -> [Tag] {
+    /// The levels a model has: study root has no PATIENT level, patient/study only stops at STUDY.
+    public static func levels(for model: QueryRetrieveModel) -> [String] {
+        switch model {
+        case .patientRoot: return levels
+        case .studyRoot: return ["STUDY", "SERIES", "IMAGE"]
+        case .patientStudyOnly: return ["PATIENT", "STUDY"]
+        }
+    }
+
+    /// What a find at the level asks for when the query lacks it: the columns the results show,
+    /// and the unique keys a move of a result needs. In the patient-rooted models a level below
+    /// PATIENT takes no patient attributes but the Patient ID (a hierarchical SCP refuses them).
+    public static func returnKeys(level: String, model: QueryRetrieveModel) -> [Tag] {
+        var keys = displayKeys(level: level)
+        if model != .studyRoot && level != "PATIENT" {
+            let patientLevel: Set<Tag> = [Tag(0x0010, 0x0010), Tag(0x0010, 0x0030), Tag(0x0010, 0x0040)]
+            keys.removeAll { patientLevel.contains($0) }
+        }
+        for tag in uniqueKeys(level: level, model: model) where !keys.contains(tag) { keys.append(tag) }
+        return keys
+    }
+
+    static func displayKeys(level: String) -> [Tag] {
         switch level {
         case "PATIENT":
             return [Tag(0x0010, 0x0010), Tag(0x0010, 0x0020), Tag(0x0010, 0x0030), Tag(0x0010, 0x0040),
@@ -98,11 +119,15 @@ public enum QueryKeys {
 
     /// The find identifier: the query with the level's return keys added (empty) where absent,
     /// and the unique keys above the level that the model needs for its hierarchy kept as given.
-    public static func findIdentifier(_ query: DataSet) -> DataSet {
+    public static func findIdentifier(_ query: DataSet, model: QueryRetrieveModel) -> DataSet {
         var identifier = query
         let level = level(of: query) ?? "STUDY"
         if !identifier.contains(levelTag) { identifier.setString("STUDY", for: levelTag, vr: .CS) }
-        for tag in returnKeys(level: level) where !identifier.contains(tag) {
+        // Values typed in the console are UTF-8: say so when any is not plain ASCII.
+        if !identifier.contains(characterSetTag), identifier.elements.contains(where: { $0.bytes?.contains { $0 >= 0x80 } == true }) {
+            identifier.setString("ISO_IR 192", for: characterSetTag, vr: .CS)
+        }
+        for tag in returnKeys(level: level, model: model) where !identifier.contains(tag) {
             if let entry = DataDictionary.active.entry(for: tag), let vr = entry.vrs.first {
                 identifier.set(DataElement(tag: tag, vr: vr, bytes: []))
             }

@@ -59,6 +59,11 @@ public struct Theme: Equatable, Sendable {
 
     public subscript(role: StyleRole) -> ThemeStyle { styles[role] ?? ThemeStyle() }
 
+    /// No role uses a colour.
+    public var isMonochrome: Bool {
+        StyleRole.allCases.allSatisfy { self[$0].foreground == .terminalDefault && self[$0].background == .terminalDefault }
+    }
+
     public static func parse(_ text: String, source: String, base: Theme? = nil) throws -> Theme {
         var theme = base ?? Theme(name: source, styles: [:])
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -14,6 +14,11 @@ public final class CursesTerminal: ConsoleTerminal {
     /// draws with attributes only; so does a terminal that has no colours.
     public init(theme: Theme, useColor: Bool) {
         setlocale(LC_ALL, "")
+        // The screen is drawn in UTF-8 (boxes, names); a C or POSIX locale would turn every
+        // such character into escapes, so take C.UTF-8 for the character type then.
+        if let codeset = nl_langinfo(nl_item(CODESET)), String(cString: codeset) != "UTF-8" {
+            setlocale(LC_CTYPE, "C.UTF-8")
+        }
         initscr()
         // raw, not cbreak: Ctrl-C arrives as a key (cancel), not as a signal that kills
         // the process with the terminal still in curses mode.
@@ -31,7 +36,8 @@ public final class CursesTerminal: ConsoleTerminal {
             colors = true
         }
         self.colors = colors
-        apply(theme)
+        // Without colours the monochrome theme draws selection and progress with attributes.
+        apply(colors ? theme : (theme.isMonochrome ? theme : Theme.builtIn["monochrome"] ?? theme))
     }
 
     /// Sets the colour pair and attributes of every role.

@@ -51,8 +51,10 @@ enum ConsoleRunner {
                 model.note("theme \(error); using the default theme", .warning)
             }
         }
-        // NO_COLOR (no-color.org): any non-empty value turns colours off.
+        // NO_COLOR (no-color.org): any non-empty value turns colours off, and then the
+        // monochrome theme (selection and progress drawn with attributes) unless one was chosen.
         let useColor = (environment["NO_COLOR"] ?? "").isEmpty
+        if !useColor && invocation.theme == nil && s.theme == nil { theme = Theme.builtIn["monochrome"] ?? theme }
 
         // The engine's own log lines would scribble over the screen; the console shows events.
         let quiet = Logger(label: "movescu") { _ in SwiftLogNoOpLogHandler() }

@@ -39,7 +39,10 @@ except that a move ending without a final response exits 69, not 0.
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 // The console opens on a terminal unless --batch or --json asks for the headless tool.
+// A terminal curses cannot drive (TERM unset or dumb) gets the headless tool too.
+let terminalType = ProcessInfo.processInfo.environment["TERM"] ?? ""
 let wantsConsole = !arguments.contains("--batch") && !arguments.contains("--json") && isatty(0) == 1 && isatty(1) == 1
+    && !terminalType.isEmpty && terminalType != "dumb"
 let invocation: Invocation
 do {
     invocation = try CommandLineParser.parse(arguments, interactive: wantsConsole)

@@ -255,6 +255,65 @@ import Testing
     }
 }
 
+@Suite struct ConsoleEditingTests {
+    @Test func combiningMarksMergeWithoutLosingTheCursor() {
+        var editor = LineEditor(label: "x", completesKeywords: true)
+        for c in ["c", "a", "f", "e", "\u{301}", "/", "P", "a", "t"] { _ = editor.handle(.character(Character(c))) }
+        #expect(editor.string == "café/Pat")
+        #expect(editor.cursor == editor.text.count)
+        var grid = Grid(width: 30, height: 1)
+        ConsoleView.editLine(editor, x: 0, y: 0, width: 30, into: &grid)
+        #expect(grid.row(0).hasPrefix("café/Pat"))
+        _ = editor.handle(.left)
+        _ = editor.handle(.character("\u{301}"))
+        #expect(editor.string == "café/Pát")
+        // Completion after a merged character replaces the right word.
+        var key = LineEditor(label: "k", completesKeywords: true)
+        for c in "Ref[0].PatientNa" { _ = key.handle(.character(c)) }
+        _ = key.handle(.tab, keywords: { ["PatientName", "PatientID"] })
+        #expect(key.string == "Ref[0].PatientName")
+    }
+
+    @Test func levelsAndFindKeysFollowTheModel() {
+        #expect(QueryKeys.levels(for: .studyRoot) == ["STUDY", "SERIES", "IMAGE"])
+        #expect(QueryKeys.levels(for: .patientStudyOnly) == ["PATIENT", "STUDY"])
+        var query = DataSet()
+        query.setString("STUDY", for: QueryKeys.levelTag, vr: .CS)
+        // Patient root, study level: no patient attributes but the Patient ID.
+        let patientRoot = QueryKeys.findIdentifier(query, model: .patientRoot)
+        #expect(!patientRoot.contains(Tag(0x0010, 0x0010)) && patientRoot.contains(Tag(0x0010, 0x0020)))
+        #expect(QueryKeys.findIdentifier(query, model: .studyRoot).contains(Tag(0x0010, 0x0010)))
+        query.setString("SERIES", for: QueryKeys.levelTag, vr: .CS)
+        let series = QueryKeys.findIdentifier(query, model: .patientRoot)
+        #expect([Tag(0x0010, 0x0020), Tag(0x0020, 0x000D), Tag(0x0020, 0x000E)].allSatisfy { series.contains($0) })
+        // A UTF-8 value declares its character set.
+        query.setString("Müller*", for: Tag(0x0010, 0x0010), vr: .PN)
+        #expect(QueryKeys.findIdentifier(query, model: .studyRoot).string(QueryKeys.characterSetTag) == "ISO_IR 192")
+        // Cycling the level stays within the model; changing the model moves the level.
+        var model = ConsoleModel(configuration: ConsoleRenderTests.configuration())
+        model.focus = .query
+        var seen: [String] = []
+        for _ in 0..<4 { _ = model.handle(.character("l")); seen.append(QueryKeys.level(of: model.query) ?? "") }
+        #expect(seen == ["SERIES", "IMAGE", "STUDY", "SERIES"])
+        _ = model.handle(.character("o"))
+        #expect(model.configuration.model == .patientStudyOnly)
+        #expect(QueryKeys.level(of: model.query) == "STUDY")
+    }
+
+    @Test func quittingWhileARetrieveRunsAsksFirstAndCtrlCCancelsFromADialog() {
+        var model = ConsoleModel(configuration: ConsoleRenderTests.configuration())
+        guard case .move = model.handle(.character("m")) else { Issue.record("no move"); return }
+        #expect(model.handle(.character("q")) == nil)
+        #expect(ConsoleView.render(model, width: 100, height: 30).text.contains("A retrieve is running."))
+        _ = model.handle(.escape)
+        _ = model.handle(.character("?"))
+        guard case .cancel = model.handle(.control("c")) else { Issue.record("Ctrl-C did not cancel"); return }
+        _ = model.handle(.escape)
+        _ = model.handle(.character("q"))
+        guard case .quit = model.handle(.character("q")) else { Issue.record("q q did not quit"); return }
+    }
+}
+
 @Suite struct ThemeTests {
     static let themesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/themes"
 
