@@ -108,9 +108,13 @@ public enum ConsoleView {
     static func sidePanes(_ model: ConsoleModel, x: Int, y: Int, width: Int, height: Int, into grid: inout Grid) {
         let c = model.configuration
         let peerRows = max(1, min(model.peers.count, 5))
+        let selectedPeer = model.peers.indices.contains(model.peerIndex) ? model.peers[model.peerIndex] : nil
+        // The selected peer's notes under the list, while the pane has the focus.
+        let notes = model.focus == .peers ? selectedPeer.map { $0.notes.isEmpty ? "(no notes)" : $0.notes } : nil
         var row = y
         // Peers.
-        grid.box(x: x, y: row, width: width, height: peerRows + 2, title: "Peers", role: border(model, .peers))
+        grid.box(x: x, y: row, width: width, height: peerRows + 2 + (notes == nil ? 0 : 1), title: "Peers", role: border(model, .peers))
+        if let notes { grid.put(notes, x: x + 2, y: row + peerRows + 1, role: .dim, limit: width - 4) }
         if model.peers.isEmpty {
             grid.put(model.peersFile == nil ? "(none)" : "(none yet: n adds one)", x: x + 2, y: row + 1, role: .dim, limit: width - 4)
         } else {
@@ -132,7 +136,7 @@ public enum ConsoleView {
                 }
             }
         }
-        row += peerRows + 2
+        row += peerRows + 2 + (notes == nil ? 0 : 1)
 
         // AE titles.
         let destination = c.listenPort != nil && c.moveDestination == c.callingAETitle ? "\(c.moveDestination) (us)" : "\(c.moveDestination) (third party)"

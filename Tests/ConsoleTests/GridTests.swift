@@ -206,6 +206,7 @@ import Testing
         guard case .savePeers(let peers) = model.handle(.enter) else { Issue.record("no save"); return }
         #expect(peers == [Peer(name: "archive", aeTitle: "ARCHIVE", host: "localhost", port: 11113)])
         #expect(Self.screen(model).contains("archive"))
+        #expect(Self.screen(model).contains("(no notes)"))
         // Echo, then use, then delete.
         guard case .echo(let peer) = model.handle(.character("t")) else { Issue.record("no echo"); return }
         model.echoed(peer, result: .failure(.refused(host: "localhost", port: 11113)))
