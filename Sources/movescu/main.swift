@@ -132,5 +132,7 @@ if invocation.interactive {
     if let summary { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + "\n").utf8)) }
     exit(summary.map { exitCode($0.outcome) } ?? 0)
 }
-let summary = await RetrieveEngine.run(finalConfiguration) { frontEnd.handle($0) }
+let control = RetrieveControl()
+let interrupts = Interrupts.install(control: control, frontEnd: frontEnd)
+let summary = await RetrieveEngine.run(finalConfiguration, control: control) { frontEnd.handle($0) }
 exit(exitCode(summary.outcome))
