@@ -58,7 +58,8 @@ public final class RetrieveControl: Sendable {
     private let observer = Mutex<(@Sendable () -> Void)?>(nil)
     public init() {}
 
-    /// Sends C-CANCEL for the C-MOVE or C-FIND in flight (once; a new request clears it).
+    /// Sends C-CANCEL for the C-MOVE or C-FIND in flight, once. A cancel asked for before a
+    /// move request is out is sent right after it; a find drops it.
     public func cancel() {
         state.withLock { $0.cancel = true }
         notify()

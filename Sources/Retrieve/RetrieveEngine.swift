@@ -163,8 +163,14 @@ public enum RetrieveEngine {
                              configuration: RetrieveConfiguration, control: RetrieveControl?,
                              emit: @escaping @Sendable (RetrieveEvent) -> Void) async throws -> CMoveRSP {
         let messageID = association.makeMessageID()
-        // The operator's cancel or abort, watched while the responses are awaited.
-        control?.clearCancel()
+        let request = CMoveRQ(messageID: messageID, affectedSOPClassUID: configuration.model.moveSOPClass,
+                              moveDestination: configuration.moveDestination)
+        let bytes = try DataSetWriter(transferSyntax: syntax).encode(identifier)
+        emit(.moveRequestSent(messageID: messageID, contextID: context.id, identifier: identifier, query: query, round: round))
+        try await association.send(.moveRQ(request), dataSet: bytes, contextID: context.id)
+        // The operator's cancel or abort, watched while the responses are awaited: started
+        // once the request is out, so a C-CANCEL never lands inside it, and a cancel asked
+        // for while connecting is sent right after it.
         let watcher = control.map { control in
             Task {
                 while !Task.isCancelled {
@@ -181,11 +187,6 @@ public enum RetrieveEngine {
             }
         }
         defer { watcher?.cancel() }
-        let request = CMoveRQ(messageID: messageID, affectedSOPClassUID: configuration.model.moveSOPClass,
-                              moveDestination: configuration.moveDestination)
-        let bytes = try DataSetWriter(transferSyntax: syntax).encode(identifier)
-        emit(.moveRequestSent(messageID: messageID, contextID: context.id, identifier: identifier, query: query, round: round))
-        try await association.send(.moveRQ(request), dataSet: bytes, contextID: context.id)
         var responses = 0
         var cancelled = false
         while true {

@@ -1,4 +1,7 @@
+import DICOM
 import Foundation
+import Retrieve
+import Synchronization
 import Testing
 import TestPeers
 
@@ -51,5 +54,40 @@ import TestPeers
             let dump = try await runProgram("/usr/bin/dcmdump", ["-q", folder + "/" + file])
             #expect(dump.status == 0, "\(file) is whole")
         }
+    }
+
+    @Test func aCancelAskedWhileConnectingIsSentRightAfterTheRequest() async throws {
+        let storagePort = try freePort()
+        let archive = try await CorpusArchive(corpus: ["--ct", "100", "--no-mixed"], destinations: [("MOVESCU", storagePort)])
+        defer { archive.stop() }
+        let folder = NSTemporaryDirectory() + "early-cancel-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var configuration = RetrieveConfiguration()
+        configuration.peerPort = archive.peer.port
+        configuration.calledAETitle = "ARCHIVE"
+        configuration.model = .studyRoot
+        configuration.listenPort = storagePort
+        configuration.storage.outputDirectory = folder
+        var identifier = DataSet()
+        identifier.setString("STUDY", for: Tag(0x0008, 0x0052), vr: .CS)
+        identifier.setString(try #require(archive.entries.first?.studyInstanceUID), for: Tag(0x0020, 0x000D), vr: .UI)
+        configuration.identifiers = [identifier]
+        let control = RetrieveControl()
+        control.cancel()
+        let order = Mutex<[String]>([])
+        let summary = await RetrieveEngine.run(configuration, control: control) { event in
+            switch event {
+            case .moveRequestSent: order.withLock { $0.append("request") }
+            case .cancelSent: order.withLock { $0.append("cancel") }
+            case .moveResponse(_, _, let status, _, let isFinal, _) where isFinal:
+                order.withLock { $0.append(String(format: "final %04X", status.code)) }
+            default: break
+            }
+        }
+        let seen = order.withLock { $0 }
+        #expect(seen.first == "request" && seen.dropFirst().first == "cancel", "\(seen)")
+        #expect(seen.last == "final FE00", "\(seen)")
+        #expect(summary.objects < 100)
     }
 }
