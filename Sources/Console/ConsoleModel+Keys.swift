@@ -431,11 +431,9 @@ extension ConsoleModel {
         case .associationNegotiated(let details):
             traceNegotiation(details)
         case .associationRejected(let rj):
-            add("association rejected: \(rj.resultText), \(rj.sourceText), \(rj.reasonText)", .failure)
-            traced("<- A-ASSOCIATE-RJ: \(rj.resultText), source \(rj.sourceText), reason \(rj.reasonText)", .failure)
+            show(.rejected(rj))
         case .associationFailed(let reason):
-            add("association failed: \(reason)", .failure)
-            traced("association failed: \(reason)", .failure)
+            show(.failed(reason))
         case .requestSent(let messageID, let contextID, let identifier):
             requestTimes[messageID] = time
             lastResponseTime = nil
@@ -464,19 +462,12 @@ extension ConsoleModel {
         case .findFailed(let reason):
             add("the find ended without a final response: \(reason)", .failure)
             traced("the find ended without a final response: \(reason)", .failure)
-        case .warning(let text):
-            add(text, .warning)
-            traced(text, .warning)
-        case .error(let text):
-            add(text, .failure)
-            traced(text, .failure)
-        case .releasing:
-            traced("-> A-RELEASE-RQ", .dim)
+        case .warning(let text): show(.warning(text))
+        case .error(let text): show(.error(text))
+        case .releasing: show(.releasing)
         case .aborting:
             traced("-> A-ABORT", .warning)
-        case .peerAborted:
-            add("the peer aborted the association", .failure)
-            traced("<- A-ABORT", .failure)
+        case .peerAborted: show(.peerAborted)
         case .finished(let summary):
             endedAt = time
             let (text, success): (String, Bool)

@@ -245,11 +245,9 @@ public struct ConsoleModel: Sendable {
         case .associationNegotiated(let details):
             traceNegotiation(details)
         case .associationRejected(let rj):
-            add("association rejected: \(rj.resultText), \(rj.sourceText), \(rj.reasonText)", .failure)
-            traced("<- A-ASSOCIATE-RJ: \(rj.resultText), source \(rj.sourceText), reason \(rj.reasonText)", .failure)
+            show(.rejected(rj))
         case .associationFailed(let reason):
-            add("association failed: \(reason)", .failure)
-            traced("association failed: \(reason)", .failure)
+            show(.failed(reason))
         case .moveRequestSent(let messageID, let contextID, let identifier, let query, let round):
             pendingResponses = 0
             remaining = nil
@@ -323,6 +321,36 @@ public struct ConsoleModel: Sendable {
             traced("-> C-STORE-RSP \(Self.hex(status.code)) \(status.text(for: .store)): \(reason)", .failure)
         case .fileOverwritten(let path):
             add("overwrote \((path as NSString).lastPathComponent)", .warning)
+        case .warning(let text): show(.warning(text))
+        case .error(let text): show(.error(text))
+        case .releasing: show(.releasing)
+        case .aborting:
+            add("aborting the association", .warning)
+            traced("-> A-ABORT", .warning)
+        case .peerAborted: show(.peerAborted)
+        case .finished(let summary):
+            objects = summary.objects
+            bytes = summary.bytes
+            endedAt = time
+            let (text, role) = Self.outcome(summary.outcome)
+            phase = .finished(outcome: text, role: role)
+            add("finished: \(text); \(summary.objects) object\(summary.objects == 1 ? "" : "s"), \(Self.size(summary.bytes)) in \(String(format: "%.1f", summary.seconds)) s", role)
+        }
+    }
+
+    /// What the move and the find engines both report, shown the same way.
+    enum SharedEvent {
+        case rejected(AssociateRJ), failed(String), warning(String), error(String), releasing, peerAborted
+    }
+
+    mutating func show(_ event: SharedEvent) {
+        switch event {
+        case .rejected(let rj):
+            add("association rejected: \(rj.resultText), \(rj.sourceText), \(rj.reasonText)", .failure)
+            traced("<- A-ASSOCIATE-RJ: \(rj.resultText), source \(rj.sourceText), reason \(rj.reasonText)", .failure)
+        case .failed(let reason):
+            add("association failed: \(reason)", .failure)
+            traced("association failed: \(reason)", .failure)
         case .warning(let text):
             add(text, .warning)
             traced(text, .warning)
@@ -331,19 +359,9 @@ public struct ConsoleModel: Sendable {
             traced(text, .failure)
         case .releasing:
             traced("-> A-RELEASE-RQ", .dim)
-        case .aborting:
-            add("aborting the association", .warning)
-            traced("-> A-ABORT", .warning)
         case .peerAborted:
             add("the peer aborted the association", .failure)
             traced("<- A-ABORT", .failure)
-        case .finished(let summary):
-            objects = summary.objects
-            bytes = summary.bytes
-            endedAt = time
-            let (text, role) = Self.outcome(summary.outcome)
-            phase = .finished(outcome: text, role: role)
-            add("finished: \(text); \(summary.objects) object\(summary.objects == 1 ? "" : "s"), \(Self.size(summary.bytes)) in \(String(format: "%.1f", summary.seconds)) s", role)
         }
     }
 

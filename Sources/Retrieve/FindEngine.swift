@@ -3,7 +3,6 @@ import DICOMNetwork
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 /// Runs one C-FIND: an association to the configuration's peer proposing the FIND SOP class
 /// of its model, one request, every response reported as it arrives, then release (or abort
@@ -109,7 +108,11 @@ public enum FindEngine {
 
         // Only once the request is out (a C-CANCEL between its command and its data set would
         // break the message): the operator's cancel and abort, acted on as soon as asked.
-        let watch = control.map { CancelWatch(control: $0, association: association, messageID: messageID, contextID: context.id, emit: emit) }
+        let watch = control.map {
+            CancelWatch(control: $0, association: association, messageID: messageID, contextID: context.id,
+                        sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
+                        failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
+        }
         defer {
             watch?.stop()
             summary.cancelSent = watch?.sent ?? false
@@ -154,64 +157,5 @@ public enum FindEngine {
                 emit(.unreadableResult(response: responses, reason: "the identifier (\(dataSet.count) bytes, \(syntax.uid)) cannot be decoded: \(error)"))
             }
         }
-    }
-}
-
-/// Watches a `RetrieveControl` while a find's responses come in: sends one C-CANCEL when a
-/// cancel is asked for, aborts the association when an abort is; neither after `stop()`.
-private final class CancelWatch: Sendable {
-    private final class Flags: Sendable {
-        let state = Mutex((stopped: false, sent: false))
-    }
-    private let flags = Flags()
-    private let control: RetrieveControl
-    private let wake: AsyncStream<Void>.Continuation
-
-    init(control: RetrieveControl, association: AssociationRequestor, messageID: UInt16, contextID: UInt8,
-         emit: @escaping @Sendable (FindEvent) -> Void) {
-        let (stream, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        self.control = control
-        self.wake = wake
-        let flags = self.flags
-        Task {
-            for await _ in stream {
-                if control.abortRequested {
-                    if flags.state.withLock({ $0.stopped }) { return }
-                    association.abort()
-                    return
-                }
-                guard control.takeCancel() else { continue }
-                let send = flags.state.withLock { s -> Bool in
-                    guard !s.stopped && !s.sent else { return false }
-                    s.sent = true
-                    return true
-                }
-                guard send else { continue }
-                emit(.cancelSent(messageID: messageID, contextID: contextID))
-                do {
-                    try await association.send(.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), contextID: contextID)
-                } catch {
-                    // The receiving side sees the broken association and reports it.
-                    emit(.warning("sending C-CANCEL failed: \(error)"))
-                }
-            }
-        }
-        control.observe { wake.yield() }
-        // Whatever was asked for between the request and now.
-        wake.yield()
-    }
-
-    var sent: Bool { flags.state.withLock { $0.sent } }
-
-    /// Ends the watch (the loop ends when the stream does); later requests are left for
-    /// whoever looks next.
-    func stop() {
-        let first = flags.state.withLock { s -> Bool in
-            defer { s.stopped = true }
-            return !s.stopped
-        }
-        guard first else { return }
-        control.observe(nil)
-        wake.finish()
     }
 }

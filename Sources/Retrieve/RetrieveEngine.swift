@@ -171,22 +171,12 @@ public enum RetrieveEngine {
         // The operator's cancel or abort, watched while the responses are awaited: started
         // once the request is out, so a C-CANCEL never lands inside it, and a cancel asked
         // for while connecting is sent right after it.
-        let watcher = control.map { control in
-            Task {
-                while !Task.isCancelled {
-                    if control.abortRequested {
-                        association.abort()
-                        return
-                    }
-                    if control.takeCancel() {
-                        emit(.cancelSent(messageID: messageID, contextID: context.id))
-                        try? await association.send(.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), contextID: context.id)
-                    }
-                    try? await Task.sleep(for: .milliseconds(50))
-                }
-            }
+        let watch = control.map {
+            CancelWatch(control: $0, association: association, messageID: messageID, contextID: context.id,
+                        sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
+                        failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
         }
-        defer { watcher?.cancel() }
+        defer { watch?.stop() }
         var responses = 0
         var cancelled = false
         while true {
@@ -200,7 +190,11 @@ public enum RetrieveEngine {
             responses += 1
             emit(.moveResponse(number: responses, messageID: messageID, status: rsp.status, counts: rsp.counts,
                                isFinal: rsp.status.isFinal, errorComment: rsp.errorComment))
-            if rsp.status.isFinal { return rsp }
+            if rsp.status.isFinal {
+                // No cancel may follow the final response.
+                watch?.stop()
+                return rsp
+            }
             if let limit = configuration.cancelAfter, responses >= limit, !cancelled {
                 cancelled = true
                 emit(.cancelSent(messageID: messageID, contextID: context.id))
