@@ -36,6 +36,14 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // A small Query/Retrieve SCP (C-ECHO, C-FIND, C-MOVE with C-STORE sub-operations) over
+        // generated demo studies: movescu --demo, and the misbehaving archive of the fault tests.
+        .target(name: "Archive", dependencies: [
+            "DICOM", "DICOMNetwork",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // ncursesw, for the console's terminal backend (only `Terminal` imports it).
         .systemLibrary(
             name: "CNcursesw",
@@ -46,7 +54,7 @@ let package = Package(
         // The terminal backend: draws a console grid with curses and reads keys.
         .target(name: "Terminal", dependencies: ["CNcursesw", "Console"]),
         .executableTarget(name: "movescu", dependencies: [
-            "DICOM", "DICOMNetwork", "Retrieve", "Console", "Terminal",
+            "DICOM", "DICOMNetwork", "Retrieve", "Archive", "Console", "Terminal",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestPeers"], resources: [.copy("Fixtures")]),
@@ -59,7 +67,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "RetrieveTests", dependencies: [
-            "Retrieve", "TestPeers", "movescu",
+            "Retrieve", "Archive", "TestPeers", "movescu",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

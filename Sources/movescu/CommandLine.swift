@@ -34,6 +34,8 @@ struct Invocation {
     var level: LogLevel = .warn
     var json = false
     var batch = false
+    /// --demo: serve the built-in demo archive on loopback and retrieve from it.
+    var demo = false
     /// --theme NAME|PATH for the console.
     var theme: String?
     /// --peers FILE: the console's peers and settings, instead of the default place.
@@ -161,6 +163,7 @@ enum CommandLineParser {
             case "+cl", "--compression-level": c.storage.write.encoding.compressionLevel = try integer(argument, 0...9)
             case "--json": invocation.json = true
             case "--batch": invocation.batch = true
+            case "--demo": invocation.demo = true
             case "--theme": invocation.theme = try value(argument)
             case "--peers": invocation.peersFile = try value(argument)
             default:
@@ -177,6 +180,18 @@ enum CommandLineParser {
         invocation.peerGiven = !parameters.isEmpty
         if c.storage.bitPreserving && c.storage.write.transferSyntax != nil {
             throw UsageError(message: "+B (bit preserving) cannot be combined with an output transfer syntax (+te +tb +ti +td)")
+        }
+        if invocation.demo {
+            // The demo archive is the peer; what follows the options are query files.
+            invocation.queryFiles = parameters
+            invocation.peerGiven = true
+            invocation.complete = !interactive || !parameters.isEmpty || !invocation.keys.isEmpty
+            c.peerHost = "127.0.0.1"
+            if invocation.given.isDisjoint(with: ["-aec", "--call"]) { c.calledAETitle = "DEMO" }
+            // Study root, so that a study-level find lists patient names too.
+            if invocation.given.isDisjoint(with: ["-P", "--patient", "-S", "--study", "-O", "--psonly"]) { c.model = .studyRoot }
+            invocation.configuration = c
+            return invocation
         }
         if interactive && (parameters.count < 2 || (parameters.count == 2 && invocation.keys.isEmpty)) {
             // The console opens with what was given, ready to edit.

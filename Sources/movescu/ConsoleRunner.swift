@@ -1,3 +1,4 @@
+import Archive
 import Console
 import DICOM
 import Foundation
@@ -11,7 +12,8 @@ enum ConsoleRunner {
     /// Why the console could not open (a bad peers file): said before any screen is drawn.
     struct Failure: Error { var message: String }
 
-    static func run(invocation: Invocation, configuration: RetrieveConfiguration) async throws(Failure) -> RetrieveSummary? {
+    static func run(invocation: Invocation, configuration: RetrieveConfiguration,
+                    demo: QueryRetrieveArchive? = nil) async throws(Failure) -> RetrieveSummary? {
         let environment = ProcessInfo.processInfo.environment
         var configuration = configuration
         let given = invocation.given
@@ -32,6 +34,12 @@ enum ConsoleRunner {
 
         var model = ConsoleModel(configuration: configuration)
         model.peers = book.peers
+        // The demo archive is the first peer while it runs; it is never saved.
+        let demoPeer = demo.map { archive in
+            Peer(name: "demo", aeTitle: archive.aeTitle, host: "127.0.0.1", port: archive.port,
+                 notes: "the built-in demo archive: 3 patients, 4 studies, 52 images; f lists its studies")
+        }
+        if let demoPeer { model.peers.insert(demoPeer, at: 0) }
         model.peersFile = peersPath
         if !invocation.peerGiven, let first = book.peers.first { model.use(first) }
         if let index = book.peers.firstIndex(where: { $0.host == model.configuration.peerHost && $0.port == model.configuration.peerPort && $0.aeTitle == model.configuration.calledAETitle }) {
@@ -60,7 +68,11 @@ enum ConsoleRunner {
         let quiet = Logger(label: "movescu") { _ in SwiftLogNoOpLogHandler() }
         let services = ConsoleServices(
             move: { configuration, control, emit in
-                await RetrieveEngine.run(configuration, logger: quiet, control: control, emit: emit)
+                // The demo archive sends its objects wherever our storage SCP listens now.
+                if let demo, let port = configuration.listenPort {
+                    demo.routeUnknownTitles(to: ArchiveDestination(host: "127.0.0.1", port: port))
+                }
+                return await RetrieveEngine.run(configuration, logger: quiet, control: control, emit: emit)
             },
             find: { configuration, identifier, control, emit in
                 await FindEngine.run(configuration, identifier: identifier, control: control, logger: quiet, emit: emit)
@@ -71,7 +83,7 @@ enum ConsoleRunner {
             },
             savePeers: { peers in
                 var updated = book
-                updated.peers = peers
+                updated.peers = peers.filter { $0 != demoPeer }
                 try updated.save(to: peersPath)
             })
         let session = ConsoleSession(model: model, services: services)

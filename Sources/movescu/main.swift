@@ -1,6 +1,8 @@
 import DICOM
 import DICOMNetwork
+import Archive
 import Foundation
+import Logging
 import Retrieve
 
 // movescu: DCMTK 3.6.7's command line over the retrieve engine. Without a terminal, or with
@@ -17,6 +19,8 @@ the objects and writes them to -od as <modality prefix>.<SOP Instance UID>.
 general:      -h --help  --version  --arguments  -q --quiet  -v --verbose  -d --debug
               -ll --log-level <fatal|error|warn|info|debug|trace>  -lc --log-config <file>
               --batch (run without the console)  --json (events as JSON Lines on stdout)
+              --demo (retrieve from a built-in demo archive on loopback; no peer,
+              port or archive needed; objects go to ./movescu-demo unless -od)
 query:        -k --key <gggg,eeee=value | Keyword=value | Seq[0].Keyword=value>
               -P --patient (default)  -S --study  -O --psonly
 AE titles:    -aet --aetitle <ours, MOVESCU>  -aec --call <peer's, ANY-SCP>
@@ -86,6 +90,43 @@ do {
     exit(1)
 }
 
+// The demo archive: started on loopback, the peer of this run.
+var demoArchive: QueryRetrieveArchive?
+if invocation.demo {
+    let given = invocation.given
+    if given.isDisjoint(with: ["-od", "--output-directory"]) {
+        configuration.storage.outputDirectory = "movescu-demo"
+        try? FileManager.default.createDirectory(atPath: "movescu-demo", withIntermediateDirectories: true)
+    }
+    if configuration.listenPort == nil {
+        guard let port = freeLoopbackPort() else {
+            frontEnd.log(.fatal, "--demo: no free port for our storage SCP")
+            exit(60)
+        }
+        configuration.listenPort = port
+    }
+    if invocation.queryFiles.isEmpty && invocation.keys.isEmpty && !invocation.interactive {
+        // Everything the demo archive holds, study by study in one C-MOVE.
+        var identifier = DataSet()
+        identifier.setString("STUDY", for: .queryRetrieveLevel, vr: .CS)
+        identifier.setString(DemoStudies.store().studyInstanceUIDs.joined(separator: "\\"), for: .studyInstanceUID, vr: .UI)
+        configuration.identifiers = [identifier]
+    }
+    do {
+        var settings = ArchiveConfiguration()
+        settings.aeTitle = configuration.calledAETitle
+        let archive = try await QueryRetrieveArchive.start(store: DemoStudies.store(), configuration: settings,
+                                                           logger: Logger(label: "demo") { _ in SwiftLogNoOpLogHandler() })
+        archive.routeUnknownTitles(to: ArchiveDestination(host: "127.0.0.1", port: configuration.listenPort!))
+        configuration.peerPort = archive.port
+        demoArchive = archive
+        frontEnd.log(.info, "demo archive \(settings.aeTitle) listening on 127.0.0.1:\(archive.port); moves go to 127.0.0.1:\(configuration.listenPort!)")
+    } catch {
+        frontEnd.log(.fatal, "--demo: cannot start the demo archive: \(error)")
+        exit(60)
+    }
+}
+
 // Our storage SCP's port and output directory.
 if configuration.listenPort != nil && !configuration.storage.ignore {
     var isDirectory: ObjCBool = false
@@ -124,7 +165,7 @@ let finalConfiguration = configuration
 if invocation.interactive {
     let summary: RetrieveSummary?
     do {
-        summary = try await ConsoleRunner.run(invocation: invocation, configuration: finalConfiguration)
+        summary = try await ConsoleRunner.run(invocation: invocation, configuration: finalConfiguration, demo: demoArchive)
     } catch {
         frontEnd.log(.fatal, error.message)
         exit(1)
@@ -135,4 +176,24 @@ if invocation.interactive {
 let control = RetrieveControl()
 let interrupts = Interrupts.install(control: control, frontEnd: frontEnd)
 let summary = await RetrieveEngine.run(finalConfiguration, control: control) { frontEnd.handle($0) }
+if let demoArchive {
+    await demoArchive.stop()
+    // DCMTK's movescu says nothing on success; a demo says what it did.
+    if !invocation.json && invocation.level > .info { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + " (into \(finalConfiguration.storage.outputDirectory))\n").utf8)) }
+}
 exit(exitCode(summary.outcome))
+
+/// A loopback port nobody listens on now (the system's choice), for the demo's storage SCP.
+func freeLoopbackPort() -> Int? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
+}

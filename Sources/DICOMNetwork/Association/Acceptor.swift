@@ -86,6 +86,11 @@ public final class AcceptedAssociation: @unchecked Sendable {
         connection.abort()
     }
 
+    /// Bytes written to the socket unchecked, past the PDU encoder: for fault injection only.
+    public func writeRawBytesForFaultInjection(_ bytes: [UInt8]) async throws {
+        try await connection.writeRawBytes(bytes)
+    }
+
     func drain() async { await connection.drain() }
 }
 

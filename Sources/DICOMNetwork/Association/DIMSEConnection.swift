@@ -173,6 +173,21 @@ final class DIMSEConnection: @unchecked Sendable {
     func abort() {
         channel.writeAndFlush(ULRequest.abort, promise: nil)
     }
+
+    /// Writes bytes to the socket as they are, past the PDU encoder and the upper-layer state
+    /// machine, which never learn of them. Only for fault injection (the demo archive's
+    /// fault modes): a peer that sends a malformed or truncated PDU.
+    func writeRawBytes(_ bytes: [UInt8]) async throws {
+        let channel = self.channel
+        try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            do {
+                let encoder = try channel.pipeline.syncOperations.context(handlerType: MessageToByteHandler<PDUEncoder>.self)
+                return encoder.writeAndFlush(NIOAny(channel.allocator.buffer(bytes: bytes)))
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }.get()
+    }
 }
 
 extension DIMSEMessage {

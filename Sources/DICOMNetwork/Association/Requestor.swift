@@ -190,4 +190,9 @@ public final class AssociationRequestor: @unchecked Sendable {
         ended = true
         connection.abort()
     }
+
+    /// Bytes written to the socket unchecked, past the PDU encoder: for fault injection only.
+    public func writeRawBytesForFaultInjection(_ bytes: [UInt8]) async throws {
+        try await connection.writeRawBytes(bytes)
+    }
 }
