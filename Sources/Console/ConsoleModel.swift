@@ -280,6 +280,10 @@ public struct ConsoleModel: Sendable {
                 phase = .finishing
                 requestTimes[messageID] = nil
             }
+        case .failedInstances(let messageID, let uids):
+            add("the archive lists \(uids.count) failed SOP instance(s):", .failure)
+            for uid in uids { add("  " + AETitle.printable(uid), .failure) }
+            traced("   failed SOP instances of message \(messageID): " + uids.map { AETitle.printable($0) }.joined(separator: "\\"), .failure)
         case .cancelSent(let messageID, let contextID):
             add("C-CANCEL sent for message \(messageID)", .warning)
             traced("-> C-CANCEL-RQ for message \(messageID), context \(contextID)", .warning)

@@ -180,7 +180,7 @@ public enum RetrieveEngine {
         var responses = 0
         var cancelled = false
         while true {
-            let (message, _, _) = try await association.receive()
+            let (message, _, dataSet) = try await association.receive()
             guard case .moveRSP(let rsp) = message else {
                 throw AssociationFailure.protocolError("expected a C-MOVE-RSP, got \(message.name)")
             }
@@ -190,6 +190,18 @@ public enum RetrieveEngine {
             responses += 1
             emit(.moveResponse(number: responses, messageID: messageID, status: rsp.status, counts: rsp.counts,
                                isFinal: rsp.status.isFinal, errorComment: rsp.errorComment))
+            // A data set with a response is read for the failed instances it may name; one
+            // that cannot be read is said, not fatal: the counters are in the command.
+            if let dataSet {
+                do {
+                    let identifier = try DataSetReader.read(dataSet, transferSyntax: syntax)
+                    if let failed = identifier.strings(Tag(0x0008, 0x0058))?.filter({ !$0.isEmpty }), !failed.isEmpty {
+                        emit(.failedInstances(messageID: messageID, sopInstanceUIDs: failed))
+                    }
+                } catch {
+                    emit(.warning("the data set of C-MOVE response \(responses) cannot be read: \(error)"))
+                }
+            }
             if rsp.status.isFinal {
                 // No cancel may follow the final response.
                 watch?.stop()

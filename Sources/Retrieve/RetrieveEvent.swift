@@ -14,6 +14,9 @@ public enum RetrieveEvent: Sendable {
     case moveRequestSent(messageID: UInt16, contextID: UInt8, identifier: DataSet, query: Int, round: Int)
     /// One C-MOVE response; `number` counts the responses to this request from 1.
     case moveResponse(number: Int, messageID: UInt16, status: DIMSEStatus, counts: SubOperationCounts, isFinal: Bool, errorComment: String?)
+    /// The SOP instances a move response lists as failed (Failed SOP Instance UID List,
+    /// 0008,0058, in the data set some archives send with the final response).
+    case failedInstances(messageID: UInt16, sopInstanceUIDs: [String])
     case cancelSent(messageID: UInt16, contextID: UInt8)
     case moveFailed(String)
     case subAssociationReceived(id: Int, callingAETitle: String)

@@ -84,7 +84,11 @@ final class StorageSCP: Sendable {
                 }
             }
         } catch {
-            if let incoming { await discard(incoming) }
+            if let incoming {
+                await discard(incoming)
+                emit(.warning("\(AETitle.printable(incoming.request.affectedSOPInstanceUID)) was cut off after \(incoming.bytes) bytes "
+                              + "when sub-association \(association.id) ended; nothing of it is kept"))
+            }
             throw error
         }
     }

@@ -77,6 +77,9 @@ final class BatchFrontEnd: Sendable {
                 }
                 if let comment, status.category != .success { log(.warn, "Error Comment: \(comment)") }
             }
+        case .failedInstances(_, let uids):
+            // Beyond DCMTK, which does not show them.
+            log(.warn, "the archive lists \(uids.count) failed SOP instance(s): " + uids.map { AETitle.printable($0) }.joined(separator: ", "))
         case .cancelSent(let id, let context):
             log(.info, "Sending Cancel Request (MsgID \(id), PresID \(context))")
         case .moveFailed(let why):
@@ -176,6 +179,7 @@ enum JSONLine {
         case .moveResponse(let number, let id, let status, let c, let isFinal, let comment):
             name = "moveResponse"; add("number", number); add("messageID", Int(id)); add("status", status.description)
             add("statusText", status.text(for: .move)); add("final", isFinal); add("counts", counts(c)); add("errorComment", comment)
+        case .failedInstances(let id, let uids): name = "failedInstances"; add("messageID", Int(id)); add("sopInstanceUIDs", uids)
         case .cancelSent(let id, let context): name = "cancel"; add("messageID", Int(id)); add("contextID", Int(context))
         case .moveFailed(let why): name = "moveFailed"; add("reason", why)
         case .subAssociationReceived(let id, let ae): name = "subAssociationRequested"; add("id", id); add("callingAETitle", ae)
