@@ -14,7 +14,7 @@ public enum FindEngine {
     ///     `abortAtEnd` the association is aborted instead of released.
     ///   - identifier: the query keys, sent as they are (Query/Retrieve Level included).
     ///   - control: `cancel()` sends C-CANCEL for the find (once; a cancel asked for before the
-    ///     request is sent is dropped, as for moves) and the responses are read on until the
+    ///     request is sent goes out right after it, as for moves) and the responses are read on until the
     ///     final one; `abort()` aborts the association at once.
     public static func run(_ configuration: RetrieveConfiguration, identifier: DataSet, control: RetrieveControl? = nil,
                            logger: Logger = Logger(label: "movescu.find"),
@@ -100,7 +100,6 @@ public enum FindEngine {
                              emit: @escaping @Sendable (FindEvent) -> Void) async throws {
         let messageID = association.makeMessageID()
         let bytes = try DataSetWriter(transferSyntax: syntax).encode(identifier)
-        control?.clearCancel()
         emit(.requestSent(messageID: messageID, contextID: context.id, identifier: identifier))
         var request = CFindRQ(messageID: messageID, affectedSOPClassUID: configuration.model.findSOPClass)
         request.priority = .medium

@@ -81,5 +81,4 @@ public final class RetrieveControl: Sendable {
 
     public var abortRequested: Bool { state.withLock { $0.abort } }
     func takeCancel() -> Bool { state.withLock { let was = $0.cancel; $0.cancel = false; return was } }
-    func clearCancel() { state.withLock { $0.cancel = false } }
 }

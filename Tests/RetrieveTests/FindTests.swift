@@ -3,6 +3,7 @@ import DICOMNetwork
 import Foundation
 import Synchronization
 import Testing
+import Archive
 import TestPeers
 @testable import Retrieve
 
@@ -411,5 +412,25 @@ private typealias Tag = DICOM.Tag
         #expect(!verbose.output.contains("Peer implementation"), "\(verbose.output)")
         let debug = try await runProgram(MovescuSideBySideTests.ours, ["-d"] + query)
         #expect(debug.output.contains("D: Peer implementation: 1.2.276.0.7230010.3"), "\(debug.output)")
+    }
+
+    /// A cancel asked for before the association is up goes out right after the request
+    /// (the demo archive, slowed down, still has answers to send): request, cancel, FE00.
+    @Test func aCancelAskedBeforeTheRequestIsSentAfterIt() async throws {
+        var settings = ArchiveConfiguration()
+        settings.faults.responseDelay = .milliseconds(100)
+        let archive = try await QueryRetrieveArchive.start(store: DemoStudies.store(), configuration: settings)
+        let control = RetrieveControl()
+        control.cancel()
+        let recorder = Recorder<FindEvent>()
+        _ = await FindEngine.run(Self.configuration(port: archive.port, model: .studyRoot, calledAETitle: "DEMO"),
+                                 identifier: try Self.identifier(["QueryRetrieveLevel=STUDY", "StudyInstanceUID"]),
+                                 control: control, emit: recorder.add)
+        await archive.stop()
+        let order = recorder.events.map(Self.kind).filter { ["request", "cancel", "result", "final"].contains($0) }
+        #expect(order.prefix(2) == ["request", "cancel"], "\(order)")
+        #expect(order.last == "final" && order.filter { $0 == "result" }.count < 4, "\(order)")
+        let final = recorder.events.compactMap { if case .finalResponse(_, let status, _) = $0 { status } else { nil } }
+        #expect(final == [.cancel], "\(final)")
     }
 }
