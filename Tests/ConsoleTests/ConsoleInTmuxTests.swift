@@ -165,4 +165,34 @@ import TestPeers
         #expect(text.contains("EXIT=1"))
         #expect(text.contains("EXIT2=0"))
     }
+
+    /// `movescu --demo` on a terminal: the console opens with the demo archive as its peer;
+    /// a find lists its four studies (names in UTF-8), two picked rows are moved and arrive.
+    @Test func theDemoOpensWithItsArchiveAsThePeer() async throws {
+        let root = NSTemporaryDirectory() + "console-demo-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let command = "cd \(root) && env LANG=C.UTF-8 XDG_CONFIG_HOME=\(root)/config \(Self.movescu) --demo; echo EXIT=$?; sleep 60"
+        let screen = try await Screen(command: command, width: 140, height: 36)
+        defer { screen.stop() }
+        var text = try await screen.waitFor("the console to open") { $0.contains("─ Query ─") && $0.contains("demo") }
+        #expect(text.contains("MOVESCU -> DEMO @ 127.0.0.1:"), "\(text)")
+        #expect(text.contains("study root (-S)"))
+        try await screen.keys("f")
+        text = try await screen.waitFor("the find to end") { $0.contains("4 found; success") }
+        #expect(text.contains("MÜLLER JÖRG"), "\(text)")
+        #expect(text.contains("CT CHEST") && text.contains("MR BRAIN"))
+        // The first two rows (Space picks and steps down): the CT study (25 images) and the CR study (2).
+        try await screen.keys("Space", "Space")
+        try await screen.waitFor("two picks") { $0.components(separatedBy: "[x]").count == 3 }
+        try await screen.keys("Enter")
+        text = try await screen.waitFor("the moves to finish", seconds: 60) { $0.contains("finished: success") && $0.contains("Received 27") }
+        let received = try FileManager.default.contentsOfDirectory(atPath: root + "/movescu-demo")
+        #expect(received.count == 27 && received.filter { $0.hasPrefix("CT.") }.count == 25, "\(received)")
+        try await screen.keys("q")
+        text = try await screen.waitFor("movescu to exit") { $0.contains("EXIT=") }
+        #expect(text.contains("EXIT=0"), "\(text)")
+        // The demo peer is not written to the peers file.
+        #expect(!FileManager.default.fileExists(atPath: root + "/config/movescu/movescu.conf"))
+    }
 }

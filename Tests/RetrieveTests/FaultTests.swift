@@ -63,6 +63,9 @@ import TestPeers
             "--batch", "-v", "-S", "-aec", "DEMO", "+P", String(port), "-od", folder] + extra + [
             "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=\(studies.joined(separator: "\\"))", "localhost", String(archive.port)])
         let seconds = Date().timeIntervalSince(started)
+        // movescu has gone; so have its associations, on the archive's side too.
+        for _ in 0..<500 where archive.activeConnections > 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(archive.activeConnections == 0, "the archive still holds \(archive.activeConnections) association(s)")
         await archive.stop()
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
         #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == ["od"], "nothing written beside the output folder")
