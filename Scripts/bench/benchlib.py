@@ -1,0 +1,132 @@
+"""Shared parts of the benchmark scripts: the corpus, DCMTK's dcmqrscp over it, free ports,
+running a program with its wall time, CPU time and peak resident memory (from wait4), and
+the tables. Python's standard library only; DCMTK from /usr/bin, pynetdicom from python3."""
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.environ.get("BENCH_CACHE", "/tmp/movescu-bench")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    sys.exit("nothing listens on port %d" % port)
+
+
+def ours(build=True):
+    """Our movescu, release build."""
+    if build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "movescu"], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    path = os.path.join(ROOT, ".build", "release", "movescu")
+    if not os.access(path, os.X_OK):
+        sys.exit("no release build at " + path)
+    return path
+
+
+def corpus(ct):
+    """A folder of `ct` CT images (512x512, 16-bit, one study), made once and kept in CACHE,
+    indexed for dcmqrscp. Returns (folder, study UID, total bytes of the files)."""
+    folder = os.path.join(CACHE, "ct%d" % ct)
+    manifest_path = os.path.join(folder, "manifest.json")
+    if not os.path.exists(manifest_path):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(os.path.join(folder, "db"))
+        print("making a corpus of %d CT images in %s ..." % (ct, folder), file=sys.stderr)
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "Scripts", "make-corpus.py"), folder + "/files",
+                              "--ct", str(ct), "--no-mixed"], check=True, capture_output=True, text=True).stdout
+        files = [os.path.join(folder, "files", e["file"]) for e in json.loads(out)]
+        for i in range(0, len(files), 200):
+            subprocess.run(["/usr/bin/dcmqridx", os.path.join(folder, "db")] + files[i:i + 200], check=True)
+        with open(manifest_path, "w") as f:
+            f.write(out)
+    entries = json.load(open(manifest_path))
+    total = sum(os.path.getsize(os.path.join(folder, "files", e["file"])) for e in entries)
+    return folder, entries[0]["studyInstanceUID"], total, len(entries)
+
+
+class Archive:
+    """dcmqrscp serving a corpus as ARCHIVE, with `destinations` {AE title: port} on loopback."""
+
+    def __init__(self, folder, destinations, max_pdu=16384):
+        self.port = free_port()
+        config = os.path.join(folder, "dcmqrscp-%d.cfg" % self.port)
+        hosts = "\n".join("d%d = (%s, localhost, %d)" % (i, ae, port) for i, (ae, port) in enumerate(destinations.items()))
+        with open(config, "w") as f:
+            f.write("NetworkTCPPort = %d\nMaxPDUSize = %d\nMaxAssociations = 64\nHostTable BEGIN\n%s\nHostTable END\n"
+                    "VendorTable BEGIN\nVendorTable END\nAETable BEGIN\nARCHIVE %s/db R (1000, 4096mb) ANY\nAETable END\n"
+                    % (self.port, max_pdu, hosts, folder))
+        self.process = subprocess.Popen(["/usr/bin/dcmqrscp", "-c", config, str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_listening(self.port)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def measure(argv, env=None, cwd=None, log=None):
+    """Runs argv to its end: (exit status, wall seconds, CPU seconds, peak RSS in MB)."""
+    started = time.monotonic()
+    out = open(log, "w") if log else subprocess.DEVNULL
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if log:
+        out.close()
+    return process.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def machine():
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        mem = "%.0f GB" % (int(open("/proc/meminfo").readline().split()[1]) / 1024 / 1024)
+    except OSError:
+        pass
+    return "%s, %d cores, %s RAM, %s %s" % (model or platform.machine(), os.cpu_count(), mem, platform.system(), platform.release())
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    return "\n".join([line, rule] + body)
+
+
+def count_files(folder):
+    return sum(1 for name in os.listdir(folder) if not name.startswith("."))

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Retrieve benchmark: one study of N CT images (512x512, 16-bit) served by DCMTK's dcmqrscp on
+loopback, retrieved whole by our movescu, by DCMTK's movescu (as it comes, and with
+TCP_NODELAY=1 in its environment) and by pynetdicom's movescu, in turns, R rounds. Prints the
+medians (wall time, images/s, MB/s, CPU seconds, peak RSS) and our ratio to each.
+
+  Scripts/bench/retrieve.py [--images 1000] [--rounds 5] [--only ours,dcmtk,...] [--no-build]
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as b  # noqa: E402
+
+TOOLS = ["ours", "dcmtk", "dcmtk-nodelay", "pynetdicom"]
+
+
+def command(tool, movescu, port, archive_port, study, out):
+    keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study]
+    ae = {"ours": "OURS", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}[tool]
+    if tool == "ours":
+        return [movescu, "--batch", "-S", "-aet", ae, "-aem", ae, "-aec", "ARCHIVE", "+P", str(port), "-od", out] + keys + [
+            "localhost", str(archive_port)], None
+    if tool.startswith("dcmtk"):
+        env = dict(os.environ)
+        if tool == "dcmtk-nodelay":
+            env["TCP_NODELAY"] = "1"
+        return ["/usr/bin/movescu", "-S", "-aet", ae, "-aem", ae, "-aec", "ARCHIVE", "+P", str(port), "-od", out] + keys + [
+            "localhost", str(archive_port)], env
+    return [sys.executable, "-m", "pynetdicom", "movescu", "localhost", str(archive_port), "-S", "-aet", ae, "-aem", ae,
+            "-aec", "ARCHIVE", "--store", "--store-port", str(port), "--store-aet", ae, "-od", out] + keys, None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", default=",".join(TOOLS))
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    tools = [t for t in args.only.split(",") if t]
+    movescu = b.ours(build=not args.no_build)
+    folder, study, total, count = b.corpus(args.images)
+    ports = {t: b.free_port() for t in tools}
+    aes = {"ours": "OURS", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}
+    archive = b.Archive(folder, {aes[t]: ports[t] for t in tools})
+    results = {t: [] for t in tools}
+    work = tempfile.mkdtemp(prefix="bench-retrieve-", dir=os.environ.get("BENCH_OUT", b.CACHE))
+    try:
+        for round_ in range(args.rounds):
+            for tool in tools:
+                out = os.path.join(work, tool)
+                shutil.rmtree(out, ignore_errors=True)
+                os.makedirs(out)
+                argv, env = command(tool, movescu, ports[tool], archive.port, study, out)
+                log = os.path.join(work, "%s-%d.log" % (tool, round_))
+                status, wall, cpu, rss = b.measure(argv, env=env, log=log)
+                got = b.count_files(out)
+                if got != count or status != 0:
+                    print("%s round %d: exit %d, %d of %d files (log %s)" % (tool, round_ + 1, status, got, count, log), file=sys.stderr)
+                results[tool].append((wall, cpu, rss))
+                print("round %d %-14s %6.2f s  cpu %6.2f s  rss %6.1f MB  files %d" % (round_ + 1, tool, wall, cpu, rss, got),
+                      file=sys.stderr)
+    finally:
+        archive.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    mb = total / 1e6
+    medians = {t: tuple(b.median([r[i] for r in results[t]]) for i in range(3)) for t in tools}
+    rows = []
+    for t in tools:
+        wall, cpu, rss = medians[t]
+        row = [t, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss]
+        if "ours" in medians and t != "ours":
+            row += ["%.2f" % (medians["ours"][0] / wall), "%.2f" % (medians["ours"][1] / cpu)]
+        else:
+            row += ["", ""]
+        rows.append(row)
+    print("%d CT images, %.0f MB, one study, dcmqrscp on loopback; medians of %d rounds; %s"
+          % (count, mb, args.rounds, b.machine()))
+    print(b.table(["tool", "wall s", "images/s", "MB/s", "CPU s", "peak RSS MB", "ours/theirs wall", "ours/theirs CPU"], rows))
+
+
+if __name__ == "__main__":
+    main()
