@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Errors of the DICOM core. Every case says what is wrong and where.
 public enum DICOMError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Bytes that do not decode: `offset` counts from the start of the stream given to the reader.
@@ -17,6 +23,13 @@ public enum DICOMError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(path: String, reason: String)
     /// A value that cannot be encoded as asked.
     case encoding(String)
+    /// A system call on a file or folder failed: `action` says what was tried ("cannot
+    /// write"), `code` is the errno, kept so that callers can tell a full disk or a
+    /// read-only file system from other failures.
+    case fileSystem(path: String, action: String, code: Int32)
+
+    /// The system's words for `code` ("No space left on device").
+    public static func systemMessage(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     public var description: String {
         switch self {
@@ -36,6 +49,8 @@ public enum DICOMError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): \(reason)"
         case .encoding(let reason):
             return "cannot encode: \(reason)"
+        case .fileSystem(let path, let action, let code):
+            return "\(path): \(action) (\(DICOMError.systemMessage(code)))"
         }
     }
 }

@@ -22,6 +22,14 @@ public enum RetrieveEngine {
         // The storage SCP first: a move to ourselves needs it listening.
         var acceptor: AssociationAcceptor?
         if let port = configuration.listenPort {
+            if !configuration.storage.ignore {
+                // Part files of runs that were killed while writing (their PID is gone).
+                let directory = configuration.storage.outputDirectory
+                let removed = (try? await pool.runIfActive { PartFile.removeAbandoned(in: directory) }) ?? []
+                if !removed.isEmpty {
+                    emit(.warning("removed \(removed.count) unfinished file(s) from \(directory), left there by a run that was killed"))
+                }
+            }
             do {
                 acceptor = try await startStorageSCP(scp, port: port, configuration: configuration, logger: logger, emit: emit)
             } catch {
@@ -133,6 +141,11 @@ public enum RetrieveEngine {
         summary.objects = stored.objects
         summary.bytes = stored.bytes
         summary.failedObjects = stored.failed
+        if let code = stored.fault {
+            let cause = DICOMError.systemMessage(code)
+            summary.outputFault = cause
+            emit(.error("cannot write to output directory \(configuration.storage.outputDirectory): \(cause); \(stored.faulted) object(s) not stored"))
+        }
         summary.seconds = (ContinuousClock.now - started).seconds
         emit(.finished(summary))
         return summary

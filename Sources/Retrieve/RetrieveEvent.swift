@@ -73,5 +73,8 @@ public struct RetrieveSummary: Sendable, Equatable {
     public var seconds: Double = 0
     /// The last final response's counters.
     public var counts = SubOperationCounts()
+    /// Objects were refused because the output directory could not take them (no space
+    /// left, a read-only file system...): the system's reason for the first; nil otherwise.
+    public var outputFault: String? = nil
     public init() {}
 }

@@ -13,7 +13,9 @@ final class StorageSCP: Sendable {
     let emit: @Sendable (RetrieveEvent) -> Void
     /// File work runs here, never on the cooperative pool or an event loop.
     let pool: NIOThreadPool
-    private let tally = Mutex((objects: 0, bytes: 0, failed: 0))
+    /// `faulted` counts the objects refused because the output directory could not take
+    /// them (full, read-only...); `fault` is the errno of the first such failure.
+    private let tally = Mutex((objects: 0, bytes: 0, failed: 0, faulted: 0, fault: Int32?.none))
 
     static let writeChunk = 1 << 20
 
@@ -23,7 +25,7 @@ final class StorageSCP: Sendable {
         self.emit = emit
     }
 
-    var stored: (objects: Int, bytes: Int, failed: Int) { tally.withLock { $0 } }
+    var stored: (objects: Int, bytes: Int, failed: Int, faulted: Int, fault: Int32?) { tally.withLock { $0 } }
 
     /// One object on its way in.
     private struct Incoming {
@@ -38,6 +40,8 @@ final class StorageSCP: Sendable {
         var started = ContinuousClock.now
         /// Set when the object is refused before its data is complete; the data is drained.
         var refusal: (DIMSEStatus, String)?
+        /// The errno when the refusal is the file system's (the disk full, say).
+        var systemCode: Int32?
     }
 
     func serve(_ association: AcceptedAssociation) async throws {
@@ -67,6 +71,7 @@ final class StorageSCP: Sendable {
                                 try await pool.runIfActive { try sink.consume(chunk) }
                             } catch {
                                 current.refusal = StorageSCP.refusal(for: error)
+                                current.systemCode = StorageSCP.systemCode(of: error)
                             }
                         }
                     }
@@ -104,6 +109,12 @@ final class StorageSCP: Sendable {
         }
     }
 
+    /// The errno of a failed file system call in the output directory, nil for other errors.
+    static func systemCode(of error: any Error) -> Int32? {
+        if case DICOMError.fileSystem(_, _, let code) = error { return code }
+        return nil
+    }
+
     private func begin(_ rq: CStoreRQ, contextID: UInt8, association: AcceptedAssociation) async -> Incoming {
         var incoming = Incoming(request: rq, contextID: contextID,
                                 transferSyntax: association.context(contextID)?.transferSyntax ?? TransferSyntax.implicitVRLittleEndian.uid)
@@ -122,6 +133,7 @@ final class StorageSCP: Sendable {
             incoming.sink = try await pool.runIfActive { try ObjectSink(request: rq, transferSyntax: syntax, options: options) }
         } catch {
             incoming.refusal = (.storeOutOfResources, "cannot write in \(options.outputDirectory): \(error)")
+            incoming.systemCode = StorageSCP.systemCode(of: error)
         }
         return incoming
     }
@@ -139,7 +151,7 @@ final class StorageSCP: Sendable {
         let rq = incoming.request
         if let (status, reason) = incoming.refusal {
             await discard(incoming)
-            fail(rq.affectedSOPInstanceUID, status, reason)
+            fail(rq.affectedSOPInstanceUID, status, reason, systemCode: incoming.systemCode)
             return status
         }
         guard let sink = incoming.sink else {
@@ -162,7 +174,7 @@ final class StorageSCP: Sendable {
             return .success
         case .failure(let failure):
             await discard(incoming)
-            fail(rq.affectedSOPInstanceUID, failure.status, failure.reason)
+            fail(rq.affectedSOPInstanceUID, failure.status, failure.reason, systemCode: failure.systemCode)
             return failure.status
         }
     }
@@ -172,14 +184,21 @@ final class StorageSCP: Sendable {
         emit(.objectStored(object))
     }
 
-    private func fail(_ uid: String, _ status: DIMSEStatus, _ reason: String) {
-        tally.withLock { $0.failed += 1 }
+    private func fail(_ uid: String, _ status: DIMSEStatus, _ reason: String, systemCode: Int32? = nil) {
+        tally.withLock {
+            $0.failed += 1
+            if let systemCode {
+                $0.faulted += 1
+                $0.fault = $0.fault ?? systemCode
+            }
+        }
         emit(.objectFailed(sopInstanceUID: uid, status: status, reason: reason))
     }
 
     struct StoreFailure: Error {
         var status: DIMSEStatus
         var reason: String
+        var systemCode: Int32? = nil
     }
 }
 
@@ -283,7 +302,8 @@ final class ObjectSink: @unchecked Sendable {
             }
             try part.commit(as: finalPath)
         } catch {
-            return .failure(StorageSCP.StoreFailure(status: .storeOutOfResources, reason: "cannot write \(finalPath): \(error)"))
+            return .failure(StorageSCP.StoreFailure(status: .storeOutOfResources, reason: "cannot write \(finalPath): \(error)",
+                                                    systemCode: StorageSCP.systemCode(of: error)))
         }
         return .success((finalPath, existed))
     }

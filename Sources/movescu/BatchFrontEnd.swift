@@ -205,6 +205,7 @@ enum JSONLine {
         case .finished(let s):
             name = "finished"; add("outcome", "\(s.outcome)"); add("moves", s.moves); add("objects", s.objects)
             add("bytes", s.bytes); add("failed", s.failedObjects); add("seconds", s.seconds); add("counts", counts(s.counts))
+            add("outputFault", s.outputFault)
         }
         var object: [String: Any] = ["event": name]
         for (key, value) in fields { object[key] = value }

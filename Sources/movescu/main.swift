@@ -38,7 +38,8 @@ output:       -od --output-directory <dir, .>  -B | +B  +F | -F  +t= +te +tb +ti
 
 Exit codes are DCMTK's (0 success, 1 syntax, 2 privileges, 40/45 output directory,
 60 network, 61 association, 66 no presentation context, 68 warning, 69 move failed),
-except that a move ending without a final response exits 69, not 0.
+except that a move ending without a final response exits 69, not 0, and that objects
+refused because -od could not take them (disk full, read-only) exit 40.
 """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -68,6 +69,9 @@ if invocation.showVersion {
 }
 
 let frontEnd = BatchFrontEnd(level: invocation.level, json: invocation.json)
+// A file size limit (ulimit -f) shows as EFBIG write errors, which refuse the object,
+// instead of SIGXFSZ ending the whole run.
+signal(SIGXFSZ, SIG_IGN)
 var configuration = invocation.configuration
 
 // The data dictionary (DCMDICTPATH) before anything reads a query.
@@ -135,8 +139,9 @@ if configuration.listenPort != nil && !configuration.storage.ignore {
         frontEnd.log(.fatal, "invalid output directory: \(directory) does not exist or is not a directory")
         exit(45)
     }
-    guard FileManager.default.isWritableFile(atPath: directory) else {
-        frontEnd.log(.fatal, "cannot write to output directory: \(directory)")
+    // access(2), which root passes on permission bits but not on a read-only mount (EROFS).
+    guard access(directory, W_OK) == 0 else {
+        frontEnd.log(.fatal, "cannot write to output directory: \(directory) (\(DICOMError.systemMessage(errno)))")
         exit(40)
     }
 }
@@ -149,8 +154,17 @@ if invocation.accessControl {
     frontEnd.log(.warn, "+ac: host access control (TCP wrappers) is not supported; all hosts are accepted")
 }
 
-func exitCode(_ outcome: RetrieveSummary.Outcome) -> Int32 {
-    switch outcome {
+func exitCode(_ summary: RetrieveSummary) -> Int32 {
+    switch summary.outcome {
+    case .success, .warning, .failed:
+        // The move ran to its final response but objects were refused because the output
+        // directory could not take them: an output error (40), as in the check at startup,
+        // not the archive's warning or failure that follows from it.
+        if summary.outputFault != nil { return 40 }
+    default:
+        break
+    }
+    switch summary.outcome {
     case .success: return 0
     case .warning: return 68
     case .failed: return 69
@@ -171,7 +185,7 @@ if invocation.interactive {
         exit(1)
     }
     if let summary { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + "\n").utf8)) }
-    exit(summary.map { exitCode($0.outcome) } ?? 0)
+    exit(summary.map { exitCode($0) } ?? 0)
 }
 let control = RetrieveControl()
 let interrupts = Interrupts.install(control: control, frontEnd: frontEnd)
@@ -181,7 +195,7 @@ if let demoArchive {
     // DCMTK's movescu says nothing on success; a demo says what it did.
     if !invocation.json && invocation.level > .info { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + " (into \(finalConfiguration.storage.outputDirectory))\n").utf8)) }
 }
-exit(exitCode(summary.outcome))
+exit(exitCode(summary))
 
 /// A loopback port nobody listens on now (the system's choice), for the demo's storage SCP.
 func freeLoopbackPort() -> Int? {

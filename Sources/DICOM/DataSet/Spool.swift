@@ -28,10 +28,12 @@ public final class Spool: Sendable {
     /// Creates an anonymous spool file in `directory` (ideally on the same file system as
     /// the output, so that its space is accounted where the user expects).
     public init(directory: String) throws {
-        var template = Array((directory + "/.movescu-spool-XXXXXX").utf8CString)
+        // Named with our PID for the moment before the unlink, as part files are (see
+        // PartFile.removeAbandoned).
+        var template = Array((directory + "/.movescu-spool-\(getpid())-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw DICOMError.io(path: directory, reason: "cannot create a spool file (\(String(cString: strerror(errno))))")
+            throw DICOMError.fileSystem(path: directory, action: "cannot create a spool file", code: errno)
         }
         let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         unlink(path)
@@ -68,7 +70,7 @@ public final class Spool: Sendable {
                 let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(start + done))
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw DICOMError.io(path: directory, reason: "cannot write the spool file (\(String(cString: strerror(errno))))")
+                    throw DICOMError.fileSystem(path: directory, action: "cannot write the spool file", code: errno)
                 }
                 done += n
             }
@@ -92,8 +94,9 @@ public final class Spool: Sendable {
             while got < want {
                 let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, want - got, off_t(offset + got)) }
                 if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw DICOMError.fileSystem(path: directory, action: "cannot read the spool file back", code: errno) }
                 guard n > 0 else {
-                    throw DICOMError.io(path: directory, reason: "cannot read the spool file back (\(n < 0 ? String(cString: strerror(errno)) : "it is shorter than written"))")
+                    throw DICOMError.io(path: directory, reason: "cannot read the spool file back (it is shorter than written)")
                 }
                 got += n
             }

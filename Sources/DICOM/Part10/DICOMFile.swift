@@ -254,10 +254,13 @@ public enum AtomicFile {
     }
 }
 
-/// A file being written under a hidden temporary name (`.movescu-XXXXXX.part`) in the
-/// folder of its final name; `commit` renames it into place once it is complete, `discard`
-/// removes it. Writes are buffered and go out in large pieces. Not for concurrent use: one
-/// writer at a time.
+/// A file being written under a hidden temporary name (`.movescu-<pid>-XXXXXX.part`, the
+/// PID being the writing process's) in the folder of its final name; `commit` renames it
+/// into place once it is complete, `discard` removes it. Writes are buffered and go out in
+/// large pieces. Not for concurrent use: one writer at a time.
+///
+/// A process killed while writing leaves its part file behind; `removeAbandoned` clears
+/// those whose writer is gone, and only those: two runs may share a folder.
 public final class PartFile: @unchecked Sendable {
     public let temporaryPath: String
     private var fd: Int32
@@ -269,10 +272,10 @@ public final class PartFile: @unchecked Sendable {
     static let bufferSize = 1 << 20
 
     public init(directory: String) throws {
-        var template = Array((directory + "/.movescu-XXXXXX.part").utf8CString)
+        var template = Array((directory + "/.movescu-\(getpid())-XXXXXX.part").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 5) }
         guard fd >= 0 else {
-            throw DICOMError.io(path: directory, reason: "cannot create a file there (\(String(cString: strerror(errno))))")
+            throw DICOMError.fileSystem(path: directory, action: "cannot create a file there", code: errno)
         }
         self.fd = fd
         self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -320,7 +323,7 @@ public final class PartFile: @unchecked Sendable {
                 let n = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw DICOMError.io(path: temporaryPath, reason: "cannot write (\(String(cString: strerror(errno))))")
+                    throw DICOMError.fileSystem(path: temporaryPath, action: "cannot write", code: errno)
                 }
                 done += n
             }
@@ -333,10 +336,10 @@ public final class PartFile: @unchecked Sendable {
         let fd = self.fd
         self.fd = -1
         if close(fd) != 0 {
-            throw DICOMError.io(path: temporaryPath, reason: "cannot close (\(String(cString: strerror(errno))))")
+            throw DICOMError.fileSystem(path: temporaryPath, action: "cannot close", code: errno)
         }
         if rename(temporaryPath, path) != 0 {
-            throw DICOMError.io(path: path, reason: "cannot rename into place (\(String(cString: strerror(errno))))")
+            throw DICOMError.fileSystem(path: path, action: "cannot rename into place", code: errno)
         }
         committed = true
     }
@@ -348,6 +351,50 @@ public final class PartFile: @unchecked Sendable {
             unlink(temporaryPath)
             committed = true
         }
+    }
+}
+
+extension PartFile {
+    /// The PID in the name of a part file (`.movescu-<pid>-XXXXXX.part`) or of a spool file
+    /// caught between its creation and its unlink (`.movescu-spool-<pid>-XXXXXX`); nil for
+    /// any other name, older part files without a PID included (their writer cannot be told).
+    public static func writerPID(ofFileNamed name: String) -> pid_t? {
+        guard name.hasPrefix(".movescu-") else { return nil }
+        var rest = Substring(name.dropFirst(".movescu-".count))
+        let isSpool = rest.hasPrefix("spool-")
+        if isSpool {
+            rest = rest.dropFirst("spool-".count)
+        } else {
+            guard rest.hasSuffix(".part") else { return nil }
+            rest = rest.dropLast(".part".count)
+        }
+        let fields = rest.split(separator: "-", omittingEmptySubsequences: false)
+        guard fields.count == 2, fields[1].count == 6,
+              fields[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
+              fields[0].allSatisfy({ $0.isASCII && $0.isNumber }),
+              let pid = pid_t(fields[0]), pid > 0 else { return nil }
+        return pid
+    }
+
+    /// Whether a process with this PID exists on this machine (one we may not signal exists
+    /// too). A PID reused since its writer died keeps that writer's files: never the wrong
+    /// way round.
+    public static func isRunning(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// Removes the part and spool files in `directory` whose writing process no longer runs
+    /// (killed, or lost with the machine) and returns their names. Files of running
+    /// processes, this one included, and files without a PID in their name are left alone.
+    @discardableResult
+    public static func removeAbandoned(in directory: String, isRunning: (pid_t) -> Bool = PartFile.isRunning) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names.sorted() {
+            guard let pid = writerPID(ofFileNamed: name), pid != getpid(), !isRunning(pid) else { continue }
+            if unlink(directory + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
     }
 }
 
