@@ -245,12 +245,7 @@ final class ObjectSink: @unchecked Sendable {
                 }
             }
         } else {
-            do {
-                builder = DataSetBuilder(largeValues: .spool(try Spool(directory: options.outputDirectory)))
-            } catch {
-                part.discard()
-                throw error
-            }
+            builder = DataSetBuilder(largeValues: .spool(Spool(directory: options.outputDirectory)))
         }
     }
 

@@ -39,8 +39,8 @@ import Testing
         #expect(paths.count == Self.files.count)
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let spool = try Spool(directory: directory)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "the spool file has no name")
+        // No memory: every value goes through the file.
+        let spool = Spool(directory: directory, memoryLimit: 0)
         for path in paths {
             let name = (path as NSString).lastPathComponent
             let file = try DICOMFile.read(path: path)
@@ -66,13 +66,16 @@ import Testing
             let sameFile = viaSink == whole
             #expect(sameFile, "\(name) as a file in \(flagText)")
         }
-        #expect(spool.size > 0)
+        #expect(spool.size > 0 && spool.spilled)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty, "the spool file has no name")
     }
 
-    @Test func spoolReadsBackWhatWasAppendedInChunks() throws {
+    /// In memory (3 MB is under the default limit) and in the file.
+    @Test(arguments: [4 << 20, 0])
+    func spoolReadsBackWhatWasAppendedInChunks(memoryLimit: Int) throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let spool = try Spool(directory: directory)
+        let spool = Spool(directory: directory, memoryLimit: memoryLimit)
         let a = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         try spool.append(a[0..<1_000_001])
         try spool.append(a[1_000_001...])
@@ -86,10 +89,14 @@ import Testing
         #expect(same)
         #expect(chunks == (a.count + 65535) / 65536)
         #expect(try SpooledBytes(spool: spool, offset: start, count: 3).bytes() == [1, 2, 3])
+        #expect(spool.spilled == (memoryLimit == 0))
     }
 
     @Test func spoolInAMissingFolderSaysWhere() {
-        #expect(throws: DICOMError.self) { try Spool(directory: "/nonexistent-folder-for-spool") }
+        // The file is made when the first value does not fit in memory.
+        let spool = Spool(directory: "/nonexistent-folder-for-spool", memoryLimit: 2)
+        try? spool.append([1, 2])
+        #expect(throws: DICOMError.self) { try spool.append([3]) }
         #expect(throws: DICOMError.self) { try PartFile(directory: "/nonexistent-folder-for-part") }
     }
 }

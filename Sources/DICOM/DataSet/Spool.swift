@@ -5,45 +5,44 @@ import Darwin
 #endif
 import Synchronization
 
-/// A file that holds large values (pixel data, fragments) of data sets being received, so
-/// that an object of any size passes through in bounded memory.
+/// Where large values (pixel data, fragments) of data sets being received are kept, so that
+/// an object of any size passes through in bounded memory.
 ///
-/// The file is unlinked as soon as it is created: it has no name, cannot be left behind by
-/// a crash, and disappears when the last `Spool` reference goes. Values are appended through
-/// a write buffer and read back in chunks by the writer.
+/// The first `memoryLimit` bytes stay in memory: most images are smaller, and writing them to
+/// a file only to read them back would double the disk traffic. Beyond that everything goes
+/// to a file that is unlinked as soon as it is created: it has no name, cannot be left
+/// behind by a crash, and disappears when the last `Spool` reference goes. Values are
+/// appended through a write buffer and read back in chunks by the writer.
 public final class Spool: Sendable {
     private struct State {
+        /// Bytes not in the file: all of them until the spool spills, then the write buffer.
         var buffer: [UInt8] = []
         /// Bytes in the file plus those still in the buffer.
         var size = 0
-        var closed = false
+        /// The file, once the spool has spilled.
+        var fd: Int32?
     }
 
-    private let fd: Int32
     private let state = Mutex(State())
-    /// Where the spool lives, for error messages.
+    /// Where the spool file goes when it is needed, for error messages too.
     public let directory: String
+    /// Bytes kept in memory before the spool spills to its file.
+    public let memoryLimit: Int
     static let bufferSize = 1 << 20
 
-    /// Creates an anonymous spool file in `directory` (ideally on the same file system as
-    /// the output, so that its space is accounted where the user expects).
-    public init(directory: String) throws {
-        // Named with our PID for the moment before the unlink, as part files are (see
-        // PartFile.removeAbandoned).
-        var template = Array((directory + "/.movescu-spool-\(getpid())-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else {
-            throw DICOMError.fileSystem(path: directory, action: "cannot create a spool file", code: errno)
-        }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        unlink(path)
-        self.fd = fd
+    /// A spool whose file, if it comes to one, goes in `directory` (ideally on the same file
+    /// system as the output, so that its space is accounted where the user expects).
+    public init(directory: String, memoryLimit: Int = 4 << 20) {
         self.directory = directory
+        self.memoryLimit = memoryLimit
     }
 
     deinit {
-        close(fd)
+        if let fd = state.withLock({ $0.fd }) { close(fd) }
     }
+
+    /// Whether the values have gone to a file.
+    public var spilled: Bool { state.withLock { $0.fd != nil } }
 
     /// Bytes spooled so far.
     public var size: Int { state.withLock { $0.size } }
@@ -57,12 +56,26 @@ public final class Spool: Sendable {
         try state.withLock { state in
             state.buffer.append(contentsOf: bytes)
             state.size += bytes.count
-            if state.buffer.count >= Spool.bufferSize { try flush(&state) }
+            if state.fd == nil && state.size > memoryLimit { state.fd = try createFile() }
+            if state.fd != nil && state.buffer.count >= Spool.bufferSize { try flush(&state) }
         }
     }
 
+    private func createFile() throws -> Int32 {
+        // Named with our PID for the moment before the unlink, as part files are (see
+        // PartFile.removeAbandoned).
+        var template = Array((directory + "/.movescu-spool-\(getpid())-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw DICOMError.fileSystem(path: directory, action: "cannot create a spool file", code: errno)
+        }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        unlink(path)
+        return fd
+    }
+
     private func flush(_ state: inout State) throws {
-        guard !state.buffer.isEmpty else { return }
+        guard let fd = state.fd, !state.buffer.isEmpty else { return }
         let start = state.size - state.buffer.count
         try state.buffer.withUnsafeBytes { raw in
             var done = 0
@@ -82,9 +95,25 @@ public final class Spool: Sendable {
     /// `chunk` is rounded down to a multiple of 8 (the largest byte-swap unit).
     public func read(_ value: SpooledBytes, chunk: Int = 1 << 20, _ body: ([UInt8]) throws -> Void) throws {
         let chunk = max(8, chunk & ~7)
-        try state.withLock { try flush(&$0) }
+        let inMemory: [UInt8]? = try state.withLock { state in
+            if state.fd == nil { return state.buffer }
+            try flush(&state)
+            return nil
+        }
         var offset = value.offset
         let end = value.offset + value.count
+        if let inMemory {
+            guard end <= inMemory.count else {
+                throw DICOMError.io(path: directory, reason: "a spooled value runs past the end of the spool")
+            }
+            while offset < end {
+                let next = min(end, offset + chunk)
+                try body(Array(inMemory[offset..<next]))
+                offset = next
+            }
+            return
+        }
+        let fd = state.withLock { $0.fd! }
         var buffer = [UInt8](repeating: 0, count: min(chunk, max(value.count, 1)))
         while offset < end {
             // Whole chunks (never a short read), so that a chunk is always a multiple of
