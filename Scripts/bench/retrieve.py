@@ -52,8 +52,10 @@ def main():
     try:
         for round_ in range(args.rounds):
             for tool in tools:
-                out = os.path.join(work, tool)
-                shutil.rmtree(out, ignore_errors=True)
+                # A fresh folder each run, all removed at the end: ext4 skips the inodes of
+                # files deleted in the last seconds when it allocates new ones, which made
+                # whoever ran right after a deletion pay for it.
+                out = os.path.join(work, "%s-%d" % (tool, round_))
                 os.makedirs(out)
                 argv, env = command(tool, movescu, ports[tool], archive.port, study, out)
                 log = os.path.join(work, "%s-%d.log" % (tool, round_))

@@ -34,8 +34,10 @@ final class StorageSCP: Sendable {
         var transferSyntax: String
         /// Where the object is being written; nil with --ignore or once refused.
         var sink: ObjectSink?
-        /// Fragments not yet handed to the sink: the thread pool is asked once a MiB, not once a PDV.
-        var pending: [UInt8] = []
+        /// Fragments not yet handed to the sink (kept as they came, not copied together): the
+        /// thread pool is asked once a MiB, not once a PDV.
+        var pending: [[UInt8]] = []
+        var pendingBytes = 0
         var bytes = 0
         var started = ContinuousClock.now
         /// Set when the object is refused before its data is complete; the data is drained.
@@ -63,12 +65,14 @@ final class StorageSCP: Sendable {
                     emit(.storeProgress(id: association.id, bytes: bytes.count))
                     current.bytes += bytes.count
                     if current.refusal == nil, let sink = current.sink {
-                        current.pending += bytes
-                        if current.pending.count >= StorageSCP.writeChunk || isLast {
-                            let chunk = current.pending
+                        current.pending.append(bytes)
+                        current.pendingBytes += bytes.count
+                        if current.pendingBytes >= StorageSCP.writeChunk || isLast {
+                            let fragments = current.pending
                             current.pending = []
+                            current.pendingBytes = 0
                             do {
-                                try await pool.runIfActive { try sink.consume(chunk) }
+                                try await pool.runIfActive { for fragment in fragments { try sink.consume(fragment) } }
                             } catch {
                                 current.refusal = StorageSCP.refusal(for: error)
                                 current.systemCode = StorageSCP.systemCode(of: error)

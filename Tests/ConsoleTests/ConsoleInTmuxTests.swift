@@ -60,12 +60,28 @@ import TestPeers
             throw CancellationError()
         }
 
+        /// Ends the tmux server and what runs in it. kill-server alone once left servers (and
+        /// the movescu in them) running after a test, so the server is then killed by PID.
         func stop() {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: tmux)
-            process.arguments = ["-L", socket, "kill-server"]
-            try? process.run()
-            process.waitUntilExit()
+            func tmuxOutput(_ arguments: [String]) -> String {
+                let process = Process()
+                let pipe = Pipe()
+                process.executableURL = URL(fileURLWithPath: tmux)
+                process.arguments = ["-L", socket] + arguments
+                process.standardOutput = pipe
+                process.standardError = FileHandle.nullDevice
+                guard (try? process.run()) != nil else { return "" }
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return String(decoding: data, as: UTF8.self)
+            }
+            let server = Int32(tmuxOutput(["display-message", "-p", "#{pid}"]).trimmingCharacters(in: .whitespacesAndNewlines))
+            _ = tmuxOutput(["kill-server"])
+            if let server, server > 1 {
+                for _ in 0..<50 where kill(server, 0) == 0 { usleep(10_000) }
+                if kill(server, 0) == 0 { kill(-server, SIGKILL); kill(server, SIGKILL) }
+            }
+            try? FileManager.default.removeItem(atPath: "/tmp/tmux-\(getuid())/\(socket)")
         }
     }
 

@@ -302,7 +302,9 @@ public final class PartFile: @unchecked Sendable {
 
     public func write(_ bytes: [UInt8]) throws {
         size += bytes.count
-        if buffer.isEmpty && bytes.count >= PartFile.bufferSize {
+        // Large pieces (pixel data) go out as they are, after what is buffered: no copy.
+        if bytes.count >= 64 << 10 {
+            try flush()
             try writeOut(bytes)
             return
         }
