@@ -8,7 +8,8 @@ The mixed set (one patient, one study) has: CT images with a UTF-8 patient name,
 tags and nested sequences (explicit VR little endian); an MR in explicit VR big endian and
 one in implicit VR little endian; an SR with nested content sequences; an RT plan (implicit
 VR). --multiframe-mb adds a multi-frame secondary capture of about N MB (0 leaves it out).
---ct N adds a second study of N CT images of 512x512 16-bit (for benchmarks).
+--ct N adds a second study of N CT images of 512x512 16-bit (for benchmarks); --ct-size S
+makes them SxS instead (small ones for the console-under-load benchmark).
 Every file gets fresh UIDs under 1.2.826.0.1.3680043.8.498 so that runs do not collide
 with pydicom's own test files.
 """
@@ -127,11 +128,11 @@ def multiframe(out, manifest, megabytes):
     save(ds, os.path.join(out, "multiframe.dcm"), manifest, "multiframe.dcm")
 
 
-def ct_study(out, manifest, count):
+def ct_study(out, manifest, count, size=512):
     series = uid("5002.1")
     for i in range(count):
-        pixels = bytes([(i + j) % 251 for j in range(1024)]) * (512 * 512 * 2 // 1024)
-        ds = new_image("1.2.840.10008.5.1.4.1.1.2", series, uid("5002.1.%d" % (i + 1)), 512, 512, 1, pixels)
+        pixels = (bytes([(i + j) % 251 for j in range(1024)]) * (size * size * 2 // 1024 + 1))[:size * size * 2]
+        ds = new_image("1.2.840.10008.5.1.4.1.1.2", series, uid("5002.1.%d" % (i + 1)), size, size, 1, pixels)
         ds.StudyInstanceUID = ROOT + "5002"
         ds.InstanceNumber = i + 1
         name = "bench%04d.dcm" % i
@@ -143,6 +144,7 @@ def main():
     parser.add_argument("out")
     parser.add_argument("--multiframe-mb", type=int, default=0)
     parser.add_argument("--ct", type=int, default=0)
+    parser.add_argument("--ct-size", type=int, default=512)
     parser.add_argument("--no-mixed", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -152,7 +154,7 @@ def main():
     if args.multiframe_mb > 0:
         multiframe(args.out, manifest, args.multiframe_mb)
     if args.ct > 0:
-        ct_study(args.out, manifest, args.ct)
+        ct_study(args.out, manifest, args.ct, args.ct_size)
     json.dump(manifest, sys.stdout, indent=1)
     print()
 

@@ -42,17 +42,18 @@ def ours(build=True):
     return path
 
 
-def corpus(ct):
-    """A folder of `ct` CT images (512x512, 16-bit, one study), made once and kept in CACHE,
-    indexed for dcmqrscp. Returns (folder, study UID, total bytes of the files)."""
-    folder = os.path.join(CACHE, "ct%d" % ct)
+def corpus(ct, size=512):
+    """A folder of `ct` CT images (size x size, 16-bit, one study), made once and kept in
+    CACHE, indexed for dcmqrscp. Returns (folder, study UID, total bytes, number of files)."""
+    folder = os.path.join(CACHE, "ct%d" % ct if size == 512 else "ct%d-%d" % (ct, size))
     manifest_path = os.path.join(folder, "manifest.json")
     if not os.path.exists(manifest_path):
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(os.path.join(folder, "db"))
         print("making a corpus of %d CT images in %s ..." % (ct, folder), file=sys.stderr)
         out = subprocess.run([sys.executable, os.path.join(ROOT, "Scripts", "make-corpus.py"), folder + "/files",
-                              "--ct", str(ct), "--no-mixed"], check=True, capture_output=True, text=True).stdout
+                              "--ct", str(ct), "--ct-size", str(size), "--no-mixed"], check=True, capture_output=True,
+                             text=True).stdout
         files = [os.path.join(folder, "files", e["file"]) for e in json.loads(out)]
         for i in range(0, len(files), 200):
             subprocess.run(["/usr/bin/dcmqridx", os.path.join(folder, "db")] + files[i:i + 200], check=True)

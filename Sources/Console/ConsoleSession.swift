@@ -59,6 +59,10 @@ public final class ConsoleSession: @unchecked Sendable {
     private let origin: ContinuousClock.Instant
     /// Frames drawn, for tests and the load benchmark.
     public private(set) var frames = 0
+    /// Frames drawn while a retrieve or find ran, and the longest time between two of them
+    /// then (seconds): how well the console keeps up under load.
+    public private(set) var framesWhileRunning = 0
+    public private(set) var longestGapWhileRunning = 0.0
     /// Milliseconds a frame waits for keys before it takes events and redraws.
     public var frameMilliseconds = 50
 
@@ -142,6 +146,10 @@ public final class ConsoleSession: @unchecked Sendable {
                 let size = terminal.size
                 terminal.draw(ConsoleView.render(model, width: size.width, height: size.height))
                 frames += 1
+                if running {
+                    framesWhileRunning += 1
+                    if lastDraw >= 0 { longestGapWhileRunning = max(longestGapWhileRunning, now - lastDraw) }
+                }
                 lastDraw = t
                 dirty = false
             }

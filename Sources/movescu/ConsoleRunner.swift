@@ -99,6 +99,12 @@ enum ConsoleRunner {
             thread.name = "console"
             thread.start()
         }
+        // For the console-under-load benchmark (Scripts/bench/console-load.py).
+        if let path = environment["MOVESCU_CONSOLE_STATS"] {
+            let stats = "frames \(session.frames) running-frames \(session.framesWhileRunning) "
+                + "longest-gap \(session.longestGapWhileRunning) retrieve-seconds \(session.lastSummary?.seconds ?? 0)\n"
+            _ = FileManager.default.createFile(atPath: path, contents: Data(stats.utf8))
+        }
         return session.lastSummary
     }
 }

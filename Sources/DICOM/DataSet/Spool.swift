@@ -50,6 +50,16 @@ public final class Spool: Sendable {
     /// The offset where the next appended byte goes: the start of a value about to be spooled.
     public var end: Int { size }
 
+    /// Says that a value of `count` bytes is about to be appended: while it fits in memory,
+    /// room is made for it at once instead of by repeated growth (a length from the wire is
+    /// believed only up to the memory limit).
+    public func expect(_ count: Int) {
+        state.withLock { state in
+            guard state.fd == nil, count > 0, state.size + count <= memoryLimit else { return }
+            state.buffer.reserveCapacity(state.size + count)
+        }
+    }
+
     /// Appends bytes; a value is the range from `end` before its first append to `end` after
     /// its last.
     public func append(_ bytes: some Collection<UInt8>) throws {

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Large-object benchmark: one multi-frame object of about 1 GB (--mb) served by DCMTK's
+dcmqrscp, retrieved by our movescu and by DCMTK's movescu (TCP_NODELAY=1), next to a plain
+file copy (cp) of the same file on the same disk. Reports medians of wall time, MB/s, CPU
+seconds and peak RSS; the targets are our peak RSS under 100 MB and our time within 1.5x of
+the copy.
+
+  Scripts/bench/large.py [--mb 1000] [--rounds 3] [--no-build]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as b  # noqa: E402
+
+
+def large_corpus(mb):
+    folder = os.path.join(b.CACHE, "multiframe%d" % mb)
+    manifest_path = os.path.join(folder, "manifest.json")
+    if not os.path.exists(manifest_path):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(os.path.join(folder, "db"))
+        print("making a multi-frame object of %d MB in %s ..." % (mb, folder), file=sys.stderr)
+        out = subprocess.run([sys.executable, os.path.join(b.ROOT, "Scripts", "make-corpus.py"), folder + "/files",
+                              "--multiframe-mb", str(mb), "--no-mixed"], check=True, capture_output=True, text=True).stdout
+        files = [os.path.join(folder, "files", e["file"]) for e in json.loads(out)]
+        subprocess.run(["/usr/bin/dcmqridx", os.path.join(folder, "db")] + files, check=True)
+        with open(manifest_path, "w") as f:
+            f.write(out)
+    entry = json.load(open(manifest_path))[0]
+    path = os.path.join(folder, "files", entry["file"])
+    return folder, entry["studyInstanceUID"], path, os.path.getsize(path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mb", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    movescu = b.ours(build=not args.no_build)
+    folder, study, path, size = large_corpus(args.mb)
+    ports = {"OURS": b.free_port(), "DCMTK": b.free_port()}
+    archive = b.Archive(folder, ports, max_pdu=131072)
+    work = tempfile.mkdtemp(prefix="bench-large-", dir=b.CACHE)
+    results = {"ours": [], "dcmtk-nodelay": [], "cp": []}
+    keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study]
+    try:
+        for round_ in range(args.rounds):
+            for tool in results:
+                out = os.path.join(work, "%s-%d" % (tool, round_))
+                os.makedirs(out)
+                env = None
+                if tool == "ours":
+                    argv = [movescu, "--batch", "-S", "-aet", "OURS", "-aem", "OURS", "-aec", "ARCHIVE", "+P", str(ports["OURS"]),
+                            "-od", out] + keys + ["localhost", str(archive.port)]
+                elif tool == "dcmtk-nodelay":
+                    env = dict(os.environ, TCP_NODELAY="1")
+                    argv = ["/usr/bin/movescu", "-S", "-aet", "DCMTK", "-aem", "DCMTK", "-aec", "ARCHIVE", "+P", str(ports["DCMTK"]),
+                            "-od", out] + keys + ["localhost", str(archive.port)]
+                else:
+                    argv = ["cp", path, out + "/copy.dcm"]
+                status, wall, cpu, rss = b.measure(argv, env=env, log=os.path.join(work, "%s-%d.log" % (tool, round_)))
+                got = b.count_files(out)
+                if status != 0 or got != 1:
+                    print("%s: exit %d, %d file(s)" % (tool, status, got), file=sys.stderr)
+                results[tool].append((wall, cpu, rss))
+                print("round %d %-14s %6.2f s  cpu %6.2f s  rss %7.1f MB" % (round_ + 1, tool, wall, cpu, rss), file=sys.stderr)
+                # Each output is removed at once: three copies of a gigabyte add up.
+                shutil.rmtree(out)
+    finally:
+        archive.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    mb = size / 1e6
+    med = {t: tuple(b.median([r[i] for r in results[t]]) for i in range(3)) for t in results}
+    rows = []
+    for tool in results:
+        wall, cpu, rss = med[tool]
+        rows.append([tool, "%.2f" % wall, "%.0f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss,
+                     "" if tool == "ours" else "%.2f" % (med["ours"][0] / wall)])
+    print("one multi-frame object of %.0f MB; medians of %d rounds; %s" % (mb, args.rounds, b.machine()))
+    print(b.table(["tool", "wall s", "MB/s", "CPU s", "peak RSS MB", "ours/this wall"], rows))
+    ok = med["ours"][2] < 100 and med["ours"][0] <= 1.5 * med["cp"][0]
+    print("targets (peak RSS < 100 MB, time <= 1.5x the copy): %s" % ("met" if ok else "NOT met"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Receive benchmark: DCMTK's storescu (TCP_NODELAY=1) sends the corpus of N CT images to our
+storage SCP (Benchmarks/receive-bench, the one movescu retrieves with) and to DCMTK's storescp
+(as it comes, and with TCP_NODELAY=1), with 1, 4 and 16 associations at once (the corpus
+split between them). Reports medians of wall time, images/s, MB/s and the receiver's CPU
+seconds and peak RSS, and our ratio to each.
+
+  Scripts/bench/receive.py [--images 1000] [--rounds 5] [--senders 1,4,16] [--no-build]
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as b  # noqa: E402
+
+RECEIVERS = ["ours", "storescp", "storescp-nodelay"]
+
+
+def start_receiver(kind, out, count, bench):
+    if kind == "ours":
+        process = subprocess.Popen([bench, out, str(count)], stdout=subprocess.PIPE, text=True)
+        port = int(process.stdout.readline().split()[-1])
+        return process, port
+    port = b.free_port()
+    env = dict(os.environ)
+    if kind == "storescp-nodelay":
+        env["TCP_NODELAY"] = "1"
+    process = subprocess.Popen(["/usr/bin/storescp", "-aet", "RECEIVER", "-od", out, str(port)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    b.wait_listening(port)
+    return process, port
+
+
+def run(kind, files, senders, bench, work, tag):
+    out = os.path.join(work, tag)
+    os.makedirs(out)
+    receiver, port = start_receiver(kind, out, len(files), bench)
+    env = dict(os.environ, TCP_NODELAY="1")
+    groups = [files[i::senders] for i in range(senders)]
+    started = time.monotonic()
+    procs = [subprocess.Popen(["/usr/bin/storescu", "-aec", "RECEIVER", "localhost", str(port)] + g, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for g in groups]
+    failed = sum(1 for p in procs if p.wait() != 0)
+    # Ours exits by itself after the last object; storescp is stopped once every file is there.
+    if kind != "ours":
+        deadline = time.monotonic() + 30
+        while b.count_files(out) < len(files) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    wall = time.monotonic() - started
+    if kind != "ours":
+        receiver.send_signal(signal.SIGKILL)
+    _, _, usage = os.wait4(receiver.pid, 0)
+    got = b.count_files(out)
+    if failed or got != len(files):
+        print("%s with %d senders: %d sender(s) failed, %d of %d files" % (kind, senders, failed, got, len(files)), file=sys.stderr)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--senders", default="1,4,16")
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    if not args.no_build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "receive-bench"], cwd=b.ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
+    folder, _, total, count = b.corpus(args.images)
+    files = sorted(os.path.join(folder, "files", f) for f in os.listdir(os.path.join(folder, "files")))
+    senders_list = [int(s) for s in args.senders.split(",")]
+    results = {(k, s): [] for k in RECEIVERS for s in senders_list}
+    work = tempfile.mkdtemp(prefix="bench-receive-", dir=b.CACHE)
+    try:
+        for round_ in range(args.rounds):
+            for senders in senders_list:
+                for kind in RECEIVERS:
+                    r = run(kind, files, senders, bench, work, "%s-%d-%d" % (kind, senders, round_))
+                    results[(kind, senders)].append(r)
+                    print("round %d %2d sender(s) %-17s %6.2f s  cpu %6.2f s  rss %6.1f MB" % ((round_ + 1, senders, kind) + r),
+                          file=sys.stderr)
+    finally:
+        subprocess.run(["rm", "-rf", work])
+    mb = total / 1e6
+    rows = []
+    for senders in senders_list:
+        med = {k: tuple(b.median([r[i] for r in results[(k, senders)]]) for i in range(3)) for k in RECEIVERS}
+        for kind in RECEIVERS:
+            wall, cpu, rss = med[kind]
+            row = [str(senders), kind, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss]
+            row += ["", ""] if kind == "ours" else ["%.2f" % (med["ours"][0] / wall), "%.2f" % (med["ours"][1] / cpu)]
+            rows.append(row)
+    print("%d CT images, %.0f MB, sent by storescu (TCP_NODELAY=1); medians of %d rounds; %s"
+          % (count, mb, args.rounds, b.machine()))
+    print(b.table(["senders", "receiver", "wall s", "images/s", "MB/s", "receiver CPU s", "peak RSS MB",
+                   "ours/theirs wall", "ours/theirs CPU"], rows))
+
+
+if __name__ == "__main__":
+    main()
