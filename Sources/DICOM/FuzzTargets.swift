@@ -22,11 +22,23 @@ public enum FuzzTargets {
         _ = again
     }
 
-    /// Parses the bytes as dump text and as a `-k` key.
+    /// Parses the bytes as dump text and as `-k` keys, and goes on as movescu would with
+    /// what parses: the keys are applied to the dump's data set, which is then encoded.
+    /// The whole text is tried as one key, and so is each of its first lines, so that a
+    /// dump with keys after it reaches both parsers past their first checks.
     public static func textParsers(_ bytes: [UInt8]) {
         let text = String(decoding: bytes, as: UTF8.self)
-        _ = try? DumpParser.parse(text)
-        _ = try? KeyOverride(parsing: text)
+        var dataSet = (try? DumpParser.parse(text))?.dataSet ?? DataSet()
+        var keys: [KeyOverride] = []
+        if let key = try? KeyOverride(parsing: text) { keys.append(key) }
+        for line in text.split(separator: "\n", maxSplits: 64, omittingEmptySubsequences: true).prefix(64) {
+            if let key = try? KeyOverride(parsing: String(line)) { keys.append(key) }
+        }
+        for key in keys {
+            key.apply(to: &dataSet)
+            _ = key.description
+        }
+        _ = try? DataSetWriter(transferSyntax: .explicitVRLittleEndian).encode(dataSet)
         _ = QueryFile.format(of: bytes)
     }
 }

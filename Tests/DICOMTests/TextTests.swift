@@ -197,6 +197,8 @@ import Testing
         ("Rows=big", "not an unsigned 16-bit number"),
         ("fffe,e000=1", "item or delimitation tag"),
         ("ReferencedStudySequence[0]", "names an attribute, not an item"),
+        (String(repeating: "ReferencedStudySequence[0].", count: 33) + "PatientID=A", "33 sequences deep"),
+        ("(0008,1110)[9999].(0008,1110)[9999].PatientID=A", "addresses 20000 items"),
     ])
     func badKeysSayWhatIsWrong(key: String, message: String) {
         do {

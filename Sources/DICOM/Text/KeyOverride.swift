@@ -21,6 +21,12 @@ public struct KeyOverride: Sendable, Equatable, CustomStringConvertible {
 
     /// Items may be addressed up to this index; more is surely a typo.
     public static let maximumItemIndex = 9999
+    /// A key may go at most this many sequences deep.
+    public static let maximumPathDepth = 32
+    /// Applying a key creates the items before the one it names (empty), so a path may
+    /// address at most this many items in all; otherwise a short key such as
+    /// `(0008,1110)[9999].(0008,1110)[9999]...` would make millions of empty items.
+    public static let maximumItemsOnPath = 10_000
 
     public init(parsing text: String, dictionary: DataDictionary = .active) throws {
         self.text = text
@@ -54,6 +60,13 @@ public struct KeyOverride: Sendable, Equatable, CustomStringConvertible {
             steps.append((try KeyOverride.parseTag(name, dictionary: dictionary, fail: fail), index))
         }
         guard let last = steps.popLast() else { throw fail("no tag or keyword") }
+        guard steps.count <= KeyOverride.maximumPathDepth else {
+            throw fail("the path goes \(steps.count) sequences deep; at most \(KeyOverride.maximumPathDepth) are allowed")
+        }
+        let itemsOnPath = steps.reduce(0) { $0 + ($1.1 ?? 0) + 1 }
+        guard itemsOnPath <= KeyOverride.maximumItemsOnPath else {
+            throw fail("the path addresses \(itemsOnPath) items; at most \(KeyOverride.maximumItemsOnPath) are allowed in all")
+        }
         path = []
         for (tag, index) in steps {
             guard let index else {
