@@ -57,6 +57,10 @@ let package = Package(
             "DICOM", "DICOMNetwork", "Retrieve", "Archive", "Console", "Terminal",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Benchmarks only (Scripts/bench/): our storage SCP alone, for DCMTK's storescu to send to.
+        .executableTarget(name: "receive-bench", dependencies: [
+            "Retrieve", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/receive-bench"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestPeers"], resources: [.copy("Fixtures")]),
         // Real peers for the tests: processes on free loopback ports, run without blocking.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
