@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Retrieve benchmark: one study of N CT images (512x512, 16-bit) served by DCMTK's dcmqrscp on
+"""Retrieve benchmark: one study of N CT images (512x512 unless --size, 16-bit) served by DCMTK's dcmqrscp on
 loopback, retrieved whole by our movescu, by DCMTK's movescu (as it comes, and with
 TCP_NODELAY=1 in its environment) and by pynetdicom's movescu, in turns, R rounds. Prints the
 medians (wall time, images/s, MB/s, CPU seconds, peak RSS) and our ratio to each.
@@ -37,13 +37,14 @@ def command(tool, movescu, port, archive_port, study, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=512, help="rows and columns of the CT images")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", default=",".join(TOOLS))
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     tools = [t for t in args.only.split(",") if t]
     movescu = b.ours(build=not args.no_build)
-    folder, study, total, count = b.corpus(args.images)
+    folder, study, total, count = b.corpus(args.images, size=args.size)
     ports = {t: b.free_port() for t in tools}
     aes = {"ours": "OURS", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}
     archive = b.Archive(folder, {aes[t]: ports[t] for t in tools})
@@ -81,8 +82,8 @@ def main():
         else:
             row += ["", ""]
         rows.append(row)
-    print("%d CT images, %.0f MB, one study, dcmqrscp on loopback; medians of %d rounds; %s"
-          % (count, mb, args.rounds, b.machine()))
+    print("%d CT images of %dx%d, %.0f MB, one study, dcmqrscp on loopback; medians of %d rounds; %s"
+          % (count, args.size, args.size, mb, args.rounds, b.machine()))
     print(b.table(["tool", "wall s", "images/s", "MB/s", "CPU s", "peak RSS MB", "ours/theirs wall", "ours/theirs CPU"], rows))
 
 

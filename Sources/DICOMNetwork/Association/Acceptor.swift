@@ -143,6 +143,7 @@ public final class AssociationAcceptor: Sendable {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
+                        QuickAckHandler(),
                         ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
                         MessageToByteHandler(PDUEncoder()),
                         AssociationHandler(role: .acceptor, artimTimeout: artim, logger: logger),
