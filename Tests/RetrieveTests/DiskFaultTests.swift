@@ -1,5 +1,6 @@
 import DICOM
 import Foundation
+import Synchronization
 import Retrieve
 import Testing
 import TestPeers
@@ -137,8 +138,8 @@ import TestPeers
         let bitsOnly = mount == nil
         print("DiskFaultTests.turningReadOnly: method \(bitsOnly ? "chmod 0555 while movescu runs without CAP_DAC_OVERRIDE (mounting is not allowed here)" : "read-only bind mount over a tmpfs")")
 
-        let run = try await Self.retrieveEverything(setup,
-                                                    wrapper: bitsOnly ? Self.withoutOverride : []) { _ in
+        let run = try await Self.retrieveEverything(setup, wrapper: bitsOnly ? Self.withoutOverride : [],
+                                                    pauseAfterFiles: 3) { _ in
             // Once a few objects are in, the folder stops taking more.
             guard (try? Self.finalNames(in: folder).count) ?? 0 >= 3 else { return false }
             if let mount {
@@ -239,7 +240,10 @@ import TestPeers
     /// Runs our movescu (behind `wrapper`, e.g. prlimit, which execs it) retrieving the
     /// corpus patient into the setup's folder; `during` is asked every 10 ms with the PID
     /// until it says it acted. Killed after `deadline` seconds, which counts as a hang.
-    static func retrieveEverything(_ setup: Setup, wrapper: [String] = [], deadline: Double = 120,
+    /// With `pauseAfterFiles`, movescu is stopped (SIGSTOP) by a thread of its own as soon as
+    /// that many files are in, `during` runs, and movescu goes on (SIGCONT): the switch lands
+    /// in the middle of the retrieve however fast it is and however loaded the machine.
+    static func retrieveEverything(_ setup: Setup, wrapper: [String] = [], deadline: Double = 120, pauseAfterFiles: Int? = nil,
                                    during: ((pid_t) async -> Bool)? = nil) async throws -> Ended {
         let (archive, folder) = (setup.archive, setup.folder)
         let arguments = ["-v", "--batch", "-P", "-aec", "ARCHIVE", "+P", String(setup.storagePort), "-od", folder,
@@ -260,8 +264,24 @@ import TestPeers
         let started = ContinuousClock.now
         var pending = during
         var hung = false
+        let paused = Mutex(false)
+        if let threshold = pauseAfterFiles {
+            Thread {
+                while process.isRunning {
+                    if ((try? Self.finalNames(in: folder).count) ?? 0) >= threshold {
+                        kill(pid, SIGSTOP)
+                        paused.withLock { $0 = true }
+                        return
+                    }
+                    usleep(500)
+                }
+            }.start()
+        }
         while process.isRunning {
-            if let check = pending, await check(pid) { pending = nil }
+            if let check = pending, pauseAfterFiles == nil || paused.withLock({ $0 }) {
+                if await check(pid) { pending = nil }
+                if pauseAfterFiles != nil { kill(pid, SIGCONT) }
+            }
             if ContinuousClock.now - started > .seconds(deadline) {
                 hung = true
                 kill(pid, SIGKILL)
