@@ -13,6 +13,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.environ.get("BENCH_CACHE", "/tmp/movescu-bench")
+# Where the tools write what they receive. A RAM file system by default: on this machine's
+# ext4, whoever ran after a large deletion paid for it (new inodes skip recently deleted
+# ones), and gigabytes of dirty pages written back meanwhile were charged to whoever ran
+# then; both made the CPU times depend on the order of the runs. BENCH_OUT=<folder> puts
+# the output on a disk instead.
+OUT = os.environ.get("BENCH_OUT", "/dev/shm/movescu-bench" if os.path.isdir("/dev/shm") else CACHE)
 
 
 def free_port():

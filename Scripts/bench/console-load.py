@@ -38,7 +38,8 @@ def main():
     folder, study, total, count = b.corpus(args.images, size=64)
     port = b.free_port()
     archive = b.Archive(folder, {"OURS": port})
-    work = tempfile.mkdtemp(prefix="bench-console-", dir=b.CACHE)
+    os.makedirs(b.OUT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="bench-console-", dir=b.OUT)
     common = ["-v", "-S", "-aet", "OURS", "-aem", "OURS", "-aec", "ARCHIVE", "+P", str(port)]
     keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study, "localhost", str(archive.port)]
     batch, console, fps, gaps = [], [], [], []
@@ -81,8 +82,8 @@ def main():
     rows = [["--batch", "%.2f" % b.median(batch), "%.0f" % (count / b.median(batch)), "", ""],
             ["console", "%.2f" % b.median(console), "%.0f" % (count / b.median(console)),
              "%.1f" % b.median(fps), "%.3f" % max(gaps)]]
-    print("%d CT images of 64x64 (%.0f MB), dcmqrscp on loopback; medians of %d rounds; %s"
-          % (count, total / 1e6, args.rounds, b.machine()))
+    print("%d CT images of 64x64 (%.0f MB), dcmqrscp on loopback, output in %s; medians of %d rounds; %s"
+          % (count, total / 1e6, b.OUT, args.rounds, b.machine()))
     print(b.table(["front end", "retrieve s", "objects/s", "frames/s while running", "longest pause s"], rows))
     print("console/batch time: %.2f; targets (>= 10 frames/s, console no slower than batch): %s"
           % (b.median(console) / b.median(batch),

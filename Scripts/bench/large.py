@@ -47,7 +47,8 @@ def main():
     folder, study, path, size = large_corpus(args.mb)
     ports = {"OURS": b.free_port(), "DCMTK": b.free_port()}
     archive = b.Archive(folder, ports, max_pdu=131072)
-    work = tempfile.mkdtemp(prefix="bench-large-", dir=b.CACHE)
+    os.makedirs(b.OUT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="bench-large-", dir=b.OUT)
     results = {"ours": [], "dcmtk-nodelay": [], "cp": []}
     keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study]
     try:
@@ -83,7 +84,7 @@ def main():
         wall, cpu, rss = med[tool]
         rows.append([tool, "%.2f" % wall, "%.0f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss,
                      "" if tool == "ours" else "%.2f" % (med["ours"][0] / wall)])
-    print("one multi-frame object of %.0f MB; medians of %d rounds; %s" % (mb, args.rounds, b.machine()))
+    print("one multi-frame object of %.0f MB, output (and copy) in %s; medians of %d rounds; %s" % (mb, b.OUT, args.rounds, b.machine()))
     print(b.table(["tool", "wall s", "MB/s", "CPU s", "peak RSS MB", "ours/this wall"], rows))
     ok = med["ours"][2] < 100 and med["ours"][0] <= 1.5 * med["cp"][0]
     print("targets (peak RSS < 100 MB, time <= 1.5x the copy): %s" % ("met" if ok else "NOT met"))

@@ -58,6 +58,7 @@ def run(kind, files, senders, bench, work, tag):
     got = b.count_files(out)
     if failed or got != len(files):
         print("%s with %d senders: %d sender(s) failed, %d of %d files" % (kind, senders, failed, got, len(files)), file=sys.stderr)
+    subprocess.run(["rm", "-rf", out])
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
@@ -76,7 +77,8 @@ def main():
     files = sorted(os.path.join(folder, "files", f) for f in os.listdir(os.path.join(folder, "files")))
     senders_list = [int(s) for s in args.senders.split(",")]
     results = {(k, s): [] for k in RECEIVERS for s in senders_list}
-    work = tempfile.mkdtemp(prefix="bench-receive-", dir=b.CACHE)
+    os.makedirs(b.OUT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="bench-receive-", dir=b.OUT)
     try:
         for round_ in range(args.rounds):
             for senders in senders_list:
@@ -96,8 +98,8 @@ def main():
             row = [str(senders), kind, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss]
             row += ["", ""] if kind == "ours" else ["%.2f" % (med["ours"][0] / wall), "%.2f" % (med["ours"][1] / cpu)]
             rows.append(row)
-    print("%d CT images, %.0f MB, sent by storescu (TCP_NODELAY=1); medians of %d rounds; %s"
-          % (count, mb, args.rounds, b.machine()))
+    print("%d CT images, %.0f MB, sent by storescu (TCP_NODELAY=1), output in %s; medians of %d rounds; %s"
+          % (count, mb, b.OUT, args.rounds, b.machine()))
     print(b.table(["senders", "receiver", "wall s", "images/s", "MB/s", "receiver CPU s", "peak RSS MB",
                    "ours/theirs wall", "ours/theirs CPU"], rows))
 

@@ -49,13 +49,11 @@ def main():
     aes = {"ours": "OURS", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}
     archive = b.Archive(folder, {aes[t]: ports[t] for t in tools})
     results = {t: [] for t in tools}
-    work = tempfile.mkdtemp(prefix="bench-retrieve-", dir=os.environ.get("BENCH_OUT", b.CACHE))
+    os.makedirs(b.OUT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="bench-retrieve-", dir=b.OUT)
     try:
         for round_ in range(args.rounds):
             for tool in tools:
-                # A fresh folder each run, all removed at the end: ext4 skips the inodes of
-                # files deleted in the last seconds when it allocates new ones, which made
-                # whoever ran right after a deletion pay for it.
                 out = os.path.join(work, "%s-%d" % (tool, round_))
                 os.makedirs(out)
                 argv, env = command(tool, movescu, ports[tool], archive.port, study, out)
@@ -67,6 +65,7 @@ def main():
                 results[tool].append((wall, cpu, rss))
                 print("round %d %-14s %6.2f s  cpu %6.2f s  rss %6.1f MB  files %d" % (round_ + 1, tool, wall, cpu, rss, got),
                       file=sys.stderr)
+                shutil.rmtree(out)
     finally:
         archive.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -82,8 +81,8 @@ def main():
         else:
             row += ["", ""]
         rows.append(row)
-    print("%d CT images of %dx%d, %.0f MB, one study, dcmqrscp on loopback; medians of %d rounds; %s"
-          % (count, args.size, args.size, mb, args.rounds, b.machine()))
+    print("%d CT images of %dx%d, %.0f MB, one study, dcmqrscp on loopback, output in %s; medians of %d rounds; %s"
+          % (count, args.size, args.size, mb, b.OUT, args.rounds, b.machine()))
     print(b.table(["tool", "wall s", "images/s", "MB/s", "CPU s", "peak RSS MB", "ours/theirs wall", "ours/theirs CPU"], rows))
 
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every benchmark in turn, side by side with DCMTK (and pynetdicom where it applies), on a
+# machine left alone meanwhile; the tables go to stdout (progress to stderr). About 25 minutes.
+#   Scripts/bench/all.sh [rounds]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-5}
+swift build -c release --product movescu >/dev/null
+swift build -c release --product receive-bench >/dev/null
+echo "## Retrieve, 1000 CT images of 512x512"
+python3 Scripts/bench/retrieve.py --rounds "$rounds" --no-build
+echo
+echo "## Retrieve, 300 CT images of 64x64 (small objects)"
+python3 Scripts/bench/retrieve.py --images 300 --size 64 --rounds 3 --no-build
+echo
+echo "## Receive only"
+python3 Scripts/bench/receive.py --rounds 3 --no-build
+echo
+echo "## Large object"
+python3 Scripts/bench/large.py --rounds 3 --no-build
+echo
+echo "## Console under load"
+python3 Scripts/bench/console-load.py --rounds 3 --no-build
