@@ -96,6 +96,13 @@ import TestPeers
         #expect(bad.output.contains("Received Final Find Response (Failed: UnableToProcess)"), "\(bad.output)")
     }
 
+    @Test func dcmtkEchoscuIsAnswered() async throws {
+        let archive = try await QueryRetrieveArchive.start(store: Self.store)
+        defer { Task { await archive.stop() } }
+        let result = try await runProgram("/usr/bin/echoscu", ["-v", "-aec", "DEMO", "localhost", String(archive.port)])
+        #expect(result.status == 0 && result.output.contains("Received Echo Response (Success)"), "\(result.output)")
+    }
+
     @Test func dcmtkMovescuReceivesTheDemoStudyIntact() async throws {
         let archive = try await QueryRetrieveArchive.start(store: Self.store)
         defer { Task { await archive.stop() } }

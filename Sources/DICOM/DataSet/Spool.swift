@@ -15,9 +15,13 @@ import Synchronization
 /// appended through a write buffer and read back in chunks by the writer.
 public final class Spool: Sendable {
     private struct State {
-        /// Bytes not in the file: all of them until the spool spills, then the write buffer.
+        /// Until the spool spills: the appended pieces as they came (not copied together),
+        /// with the offset of each.
+        var pieces: [[UInt8]] = []
+        var pieceStarts: [Int] = []
+        /// After it spilled: the write buffer in front of the file.
         var buffer: [UInt8] = []
-        /// Bytes in the file plus those still in the buffer.
+        /// Bytes in the file plus those still in memory.
         var size = 0
         /// The file, once the spool has spilled.
         var fd: Int32?
@@ -50,24 +54,31 @@ public final class Spool: Sendable {
     /// The offset where the next appended byte goes: the start of a value about to be spooled.
     public var end: Int { size }
 
-    /// Says that a value of `count` bytes is about to be appended: while it fits in memory,
-    /// room is made for it at once instead of by repeated growth (a length from the wire is
-    /// believed only up to the memory limit).
-    public func expect(_ count: Int) {
-        state.withLock { state in
-            guard state.fd == nil, count > 0, state.size + count <= memoryLimit else { return }
-            state.buffer.reserveCapacity(state.size + count)
-        }
-    }
+    /// Says that a value of `count` bytes is about to be appended (nothing to prepare now
+    /// that pieces are kept as they come; kept for callers that know the length).
+    public func expect(_ count: Int) {}
 
     /// Appends bytes; a value is the range from `end` before its first append to `end` after
-    /// its last.
+    /// its last. An array is kept as it is while the spool is in memory.
     public func append(_ bytes: some Collection<UInt8>) throws {
+        guard !bytes.isEmpty else { return }
         try state.withLock { state in
+            if state.fd == nil {
+                state.pieceStarts.append(state.size)
+                state.pieces.append(bytes as? [UInt8] ?? Array(bytes))
+                state.size += bytes.count
+                guard state.size > memoryLimit else { return }
+                // Spill: everything so far to the file, from now on through the buffer.
+                let fd = try createFile()
+                state.fd = fd
+                for (start, piece) in zip(state.pieceStarts, state.pieces) { try writeAll(fd, piece, at: start) }
+                state.pieces = []
+                state.pieceStarts = []
+                return
+            }
             state.buffer.append(contentsOf: bytes)
             state.size += bytes.count
-            if state.fd == nil && state.size > memoryLimit { state.fd = try createFile() }
-            if state.fd != nil && state.buffer.count >= Spool.bufferSize { try flush(&state) }
+            if state.buffer.count >= Spool.bufferSize { try flush(&state) }
         }
     }
 
@@ -84,10 +95,8 @@ public final class Spool: Sendable {
         return fd
     }
 
-    private func flush(_ state: inout State) throws {
-        guard let fd = state.fd, !state.buffer.isEmpty else { return }
-        let start = state.size - state.buffer.count
-        try state.buffer.withUnsafeBytes { raw in
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8], at start: Int) throws {
+        try bytes.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
                 let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(start + done))
@@ -98,29 +107,57 @@ public final class Spool: Sendable {
                 done += n
             }
         }
+    }
+
+    private func flush(_ state: inout State) throws {
+        guard let fd = state.fd, !state.buffer.isEmpty else { return }
+        try writeAll(fd, state.buffer, at: state.size - state.buffer.count)
         state.buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Calls `body` with the value's bytes, at most `chunk` bytes at a time.
-    /// `chunk` is rounded down to a multiple of 8 (the largest byte-swap unit).
-    public func read(_ value: SpooledBytes, chunk: Int = 1 << 20, _ body: ([UInt8]) throws -> Void) throws {
+    /// Calls `body` with the value's bytes in order.
+    ///
+    /// With `aligned` (the default) every piece but the last is exactly `chunk` bytes,
+    /// rounded down to a multiple of 8 (the largest byte-swap unit), for a caller that swaps
+    /// bytes piece by piece. Without it, pieces kept in memory are handed over as they were
+    /// appended, uncopied, whatever their sizes.
+    public func read(_ value: SpooledBytes, chunk: Int = 1 << 20, aligned: Bool = true, _ body: ([UInt8]) throws -> Void) throws {
         let chunk = max(8, chunk & ~7)
-        let inMemory: [UInt8]? = try state.withLock { state in
-            if state.fd == nil { return state.buffer }
+        let inMemory: (pieces: [[UInt8]], starts: [Int])? = try state.withLock { state in
+            if state.fd == nil { return (state.pieces, state.pieceStarts) }
             try flush(&state)
             return nil
         }
         var offset = value.offset
         let end = value.offset + value.count
-        if let inMemory {
-            guard end <= inMemory.count else {
+        if let (pieces, starts) = inMemory {
+            guard end <= (starts.last.map { $0 + pieces.last!.count } ?? 0) else {
                 throw DICOMError.io(path: directory, reason: "a spooled value runs past the end of the spool")
             }
+            // The piece that holds the first byte.
+            var index = max(0, (starts.lastIndex { $0 <= offset }) ?? 0)
+            var pending: [UInt8] = []
             while offset < end {
-                let next = min(end, offset + chunk)
-                try body(Array(inMemory[offset..<next]))
-                offset = next
+                let piece = pieces[index], start = starts[index]
+                let from = offset - start, to = min(piece.count, end - start)
+                if !aligned {
+                    try body(from == 0 && to == piece.count ? piece : Array(piece[from..<to]))
+                } else {
+                    var at = from
+                    while at < to {
+                        let take = min(to - at, chunk - pending.count)
+                        pending.append(contentsOf: piece[at..<(at + take)])
+                        at += take
+                        if pending.count == chunk {
+                            try body(pending)
+                            pending.removeAll(keepingCapacity: true)
+                        }
+                    }
+                }
+                offset = start + to
+                index += 1
             }
+            if !pending.isEmpty { try body(pending) }
             return
         }
         let fd = state.withLock { $0.fd! }
@@ -169,8 +206,8 @@ public struct SpooledBytes: Sendable, Equatable {
         a.spool === b.spool && a.offset == b.offset && a.count == b.count
     }
 
-    public func read(chunk: Int = 1 << 20, _ body: ([UInt8]) throws -> Void) throws {
-        try spool.read(self, chunk: chunk, body)
+    public func read(chunk: Int = 1 << 20, aligned: Bool = true, _ body: ([UInt8]) throws -> Void) throws {
+        try spool.read(self, chunk: chunk, aligned: aligned, body)
     }
 
     public func bytes() throws -> [UInt8] { try spool.bytes(self) }

@@ -93,8 +93,9 @@ public struct DataSetWriter {
             var from = 0
             for splice in splices {
                 if splice.position > from { try sink(Array(bytes[from..<splice.position])) }
-                // Chunks are a multiple of every swap unit (8).
-                try splice.value.read { chunk in
+                // Chunks are a multiple of every swap unit (8) when bytes are swapped; otherwise
+                // pieces kept in memory go out as they are, uncopied.
+                try splice.value.read(aligned: splice.swapUnit > 1) { chunk in
                     if splice.swapUnit > 1 {
                         var swapped = chunk
                         ValueCoding.swapBytes(&swapped, unit: splice.swapUnit)
