@@ -5,6 +5,8 @@
 # valgrind --tool=callgrind. Prints the total instructions (Ir), per object and per byte,
 # and the functions that take the most.
 #   Scripts/bench/callgrind.sh [images]
+# Not working on the machine it was written on: valgrind 3.19 (Debian 12) stops with an
+# internal error (SIGSEGV in valgrind itself) on Swift 6 binaries there, stripped or not.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 images=${1:-20}
