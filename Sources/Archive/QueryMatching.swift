@@ -39,7 +39,10 @@ public struct QueryMatcher: Sendable {
         let level = try level(of: identifier)
         let keys = identifier.elements.filter { $0.tag != .queryRetrieveLevel && $0.tag != .specificCharacterSet && $0.tag.group != 0x0002 }
         var answers: [DataSet] = []
-        for entity in entities(at: level) where matches(identifier, keys: keys, entity: entity.attributes) {
+        // Keys of levels below the one asked for cannot be matched there (PS3.4 C.4.1.2.1):
+        // they come back empty and select nothing.
+        let matching = keys.filter { (QueryAttributes.all[$0.tag] ?? .patient) <= level }
+        for entity in entities(at: level) where matches(identifier, keys: matching, entity: entity.attributes) {
             var answer = DataSet()
             answer.setString(level.rawValue, for: .queryRetrieveLevel, vr: .CS)
             var needsUTF8 = false
@@ -116,10 +119,13 @@ public struct QueryMatcher: Sendable {
     /// Every key with a value matches the entity's value (keys it lacks match anything).
     func matches(_ identifier: DataSet, keys: [DataElement], entity: DataSet) -> Bool {
         for key in keys where key.vr != .SQ && key.tag != QueryAttributes.retrieveAETitle {
-            guard let wanted = identifier.strings(key.tag)?.joined(separator: "\\"), !wanted.isEmpty else { continue }
+            guard let wanted = identifier.strings(key.tag), !wanted.allSatisfy({ $0.isEmpty }) else { continue }
             guard QueryAttributes.all[key.tag] != nil || entity.contains(key.tag) else { continue }
             let values = entity.strings(key.tag) ?? [""]
-            if !values.contains(where: { Self.match(wanted, value: $0, vr: key.vr) }) { return false }
+            // A UID list is matched whole; other multi-valued keys match when any of their
+            // values matches any of the entity's (Modalities in Study = CT\\MR).
+            let alternatives = key.vr == .UI ? [wanted.joined(separator: "\\")] : wanted.filter { !$0.isEmpty }
+            if !values.contains(where: { value in alternatives.contains { Self.match($0, value: value, vr: key.vr) } }) { return false }
         }
         return true
     }

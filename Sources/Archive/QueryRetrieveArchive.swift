@@ -21,8 +21,9 @@ public struct ArchiveConfiguration: Sendable {
     public var faults = ArchiveFaults()
     public var maximumPDULength: UInt32 = 16384
     public var acseTimeout: Double = 30
-    /// How long a peer may stay silent: in associations we accept, and waiting for a
-    /// C-STORE response on our store sub-associations.
+    /// How long the archive waits for a C-STORE response on its store sub-associations.
+    /// (On the associations it accepts it waits for the next request as long as the peer
+    /// keeps the connection: a requestor says nothing while its C-MOVE runs.)
     public var dimseTimeout: Double = 60
     public init() {}
 }
@@ -94,7 +95,7 @@ public final class QueryRetrieveArchive: Sendable {
         acceptorConfiguration.aeTitle = configuration.aeTitle
         acceptorConfiguration.maximumPDULength = configuration.maximumPDULength
         acceptorConfiguration.acseTimeout = configuration.acseTimeout
-        acceptorConfiguration.dimseTimeout = configuration.dimseTimeout
+        acceptorConfiguration.dimseTimeout = nil
         acceptorConfiguration.abstractSyntaxes = Set(QueryRetrieveModel.allCases.flatMap { [$0.findSOPClass, $0.moveSOPClass] })
         acceptorConfiguration.transferSyntaxPreference = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
         let acceptor = try await AssociationAcceptor.start(
@@ -366,6 +367,8 @@ public final class QueryRetrieveArchive: Sendable {
         let faults = environment.configuration.faults
         var classes: [String] = []
         for (_, instance) in chunk where !classes.contains(instance.sopClassUID) { classes.append(instance.sopClassUID) }
+        // Odd context IDs 1...255: at most 128 classes; objects of others fail for want of a context.
+        classes = Array(classes.prefix(128))
         let contexts = classes.enumerated().map { i, sopClass in
             ProposedPresentationContext(id: UInt8(2 * i + 1), abstractSyntax: sopClass,
                                         transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid])

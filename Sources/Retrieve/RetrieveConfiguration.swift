@@ -59,7 +59,7 @@ public final class RetrieveControl: Sendable {
     public init() {}
 
     /// Sends C-CANCEL for the C-MOVE or C-FIND in flight, once. A cancel asked for before a
-    /// move request is out is sent right after it; a find drops it.
+    /// request is out (a move's or a find's) is sent right after it.
     public func cancel() {
         state.withLock { $0.cancel = true }
         notify()

@@ -29,8 +29,11 @@ enum ConsoleRunner {
         let s = book.settings
         if let calling = s.callingAE, !given.contains("-aet"), !given.contains("--aetitle") { configuration.callingAETitle = calling }
         if let destination = s.moveDestination, !given.contains("-aem"), !given.contains("--move") { configuration.moveDestination = destination }
-        if let port = s.port, given.isDisjoint(with: ["+P", "--port", "--no-port"]) { configuration.listenPort = port }
-        if let folder = s.outputDirectory, given.isDisjoint(with: ["-od", "--output-directory"]) { configuration.storage.outputDirectory = folder }
+        // The demo has its own port and folder (./movescu-demo) unless the command line says.
+        if demo == nil, let port = s.port, given.isDisjoint(with: ["+P", "--port", "--no-port"]) { configuration.listenPort = port }
+        if demo == nil, let folder = s.outputDirectory, given.isDisjoint(with: ["-od", "--output-directory"]) {
+            configuration.storage.outputDirectory = folder
+        }
 
         var model = ConsoleModel(configuration: configuration)
         model.peers = book.peers
@@ -42,7 +45,7 @@ enum ConsoleRunner {
         if let demoPeer { model.peers.insert(demoPeer, at: 0) }
         model.peersFile = peersPath
         if !invocation.peerGiven, let first = book.peers.first { model.use(first) }
-        if let index = book.peers.firstIndex(where: { $0.host == model.configuration.peerHost && $0.port == model.configuration.peerPort && $0.aeTitle == model.configuration.calledAETitle }) {
+        if let index = model.peers.firstIndex(where: { $0.host == model.configuration.peerHost && $0.port == model.configuration.peerPort && $0.aeTitle == model.configuration.calledAETitle }) {
             model.peerIndex = index
         }
         model.note("peers from \(peersPath)\(FileManager.default.fileExists(atPath: peersPath) ? "" : " (not there yet; saving a peer makes it)")", .dim)

@@ -193,7 +193,7 @@ let summary = await RetrieveEngine.run(finalConfiguration, control: control) { f
 if let demoArchive {
     await demoArchive.stop()
     // DCMTK's movescu says nothing on success; a demo says what it did.
-    if !invocation.json && invocation.level > .info { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + " (into \(finalConfiguration.storage.outputDirectory))\n").utf8)) }
+    if !invocation.json && invocation.level == .warn { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + " (into \(finalConfiguration.storage.outputDirectory))\n").utf8)) }
 }
 exit(exitCode(summary))
 

@@ -186,8 +186,10 @@ import TestPeers
     /// a find lists its four studies (names in UTF-8), two picked rows are moved and arrive.
     @Test func theDemoOpensWithItsArchiveAsThePeer() async throws {
         let root = NSTemporaryDirectory() + "console-demo-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/config/movescu", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
+        let peersFile = root + "/config/movescu/movescu.conf"
+        try "[peer old]\nae-title = OLD\nhost = localhost\nport = 104\n".write(toFile: peersFile, atomically: true, encoding: .utf8)
         let command = "cd \(root) && env LANG=C.UTF-8 XDG_CONFIG_HOME=\(root)/config \(Self.movescu) --demo; echo EXIT=$?; sleep 60"
         let screen = try await Screen(command: command, width: 140, height: 36)
         defer { screen.stop() }
@@ -205,10 +207,15 @@ import TestPeers
         text = try await screen.waitFor("the moves to finish", seconds: 60) { $0.contains("finished: success") && $0.contains("Received 27") }
         let received = try FileManager.default.contentsOfDirectory(atPath: root + "/movescu-demo")
         #expect(received.count == 27 && received.filter { $0.hasPrefix("CT.") }.count == 25, "\(received)")
+        // Deleting the saved peer rewrites the peers file: without the demo peer.
+        try await screen.keys("Tab", "Down", "d")
+        try await screen.waitFor("the delete question") { $0.contains("old") && $0.contains("y") }
+        try await screen.keys("y")
+        try await screen.waitFor("the deletion") { $0.contains("deleted peer old") }
+        let saved = try String(contentsOfFile: peersFile, encoding: .utf8)
+        #expect(!saved.contains("[peer old]") && !saved.contains("demo") && !saved.contains("DEMO"), "\(saved)")
         try await screen.keys("q")
         text = try await screen.waitFor("movescu to exit") { $0.contains("EXIT=") }
         #expect(text.contains("EXIT=0"), "\(text)")
-        // The demo peer is not written to the peers file.
-        #expect(!FileManager.default.fileExists(atPath: root + "/config/movescu/movescu.conf"))
     }
 }

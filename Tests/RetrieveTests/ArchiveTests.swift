@@ -47,6 +47,12 @@ import TestPeers
         let anna = try matcher.find(identifier([(.queryRetrieveLevel, "STUDY", .CS), (.patientName, "*anna", .PN),
                                                 (DICOM.Tag(0x0008, 0x0020), "20250101-", .DA)]))
         #expect(anna.count == 1 && anna[0].string(DICOM.Tag(0x0008, 0x0020)) == "20250114")
+        // Multi-valued keys match when any value does; a key of a lower level is not
+        // matched at study level, only returned empty.
+        let ctOrMR = try matcher.find(identifier([(.queryRetrieveLevel, "STUDY", .CS), (DICOM.Tag(0x0008, 0x0061), "CT\\MR", .CS)]))
+        #expect(ctOrMR.count == 2, "\(ctOrMR.count)")
+        let withSeriesKey = try matcher.find(identifier([(.queryRetrieveLevel, "STUDY", .CS), (.modality, "CT", .CS)]))
+        #expect(withSeriesKey.count == 4 && withSeriesKey.allSatisfy { $0.string(.modality) == "" || $0[.modality]?.valueLength == 0 })
         let series = try matcher.find(identifier([(.queryRetrieveLevel, "SERIES", .CS), (.studyInstanceUID, DemoStudies.studyUID(3), .UI),
                                                   (DICOM.Tag(0x0020, 0x1209), "", .IS), (DICOM.Tag(0x0008, 0x103E), "", .LO)]))
         #expect(series.map { $0.string(DICOM.Tag(0x0008, 0x103E)) } == ["T1 axial", "T2 axial"])

@@ -47,12 +47,22 @@ import TestPeers
         for name in names[4...] { #expect(PartFile.writerPID(ofFileNamed: name) == nil, "\(name)") }
         #expect(PartFile.isRunning(alive) && PartFile.isRunning(getpid()) && !PartFile.isRunning(gone))
 
+        // A writer whose PID means nothing here (another PID namespace or host sharing the
+        // folder) still holds its file's lock: kept.
+        let locked = ".movescu-\(gone)-lockd1.part"
+        #expect(FileManager.default.createFile(atPath: folder + "/" + locked, contents: Data([1])))
+        let holder = open(folder + "/" + locked, O_RDONLY)
+        #expect(holder >= 0 && flock(holder, LOCK_EX | LOCK_NB) == 0)
+
         // With every writer said to be running, nothing goes.
         #expect(PartFile.removeAbandoned(in: folder, isRunning: { _ in true }).isEmpty)
         let removed = PartFile.removeAbandoned(in: folder)
         #expect(removed == [names[0], names[1]].sorted())
         let left = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-        #expect(left == names.dropFirst(2).sorted())
+        #expect(left == (Array(names.dropFirst(2)) + [locked]).sorted())
+        // Its writer gone (the lock with it), it goes too.
+        close(holder)
+        #expect(PartFile.removeAbandoned(in: folder) == [locked])
 
         // A part file made now carries this process's PID, so a later run can tell it.
         let part = try PartFile(directory: folder)

@@ -279,6 +279,10 @@ public final class PartFile: @unchecked Sendable {
         }
         self.fd = fd
         self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        // Held while the file is written (and dropped by the kernel when the writer dies):
+        // a run in another PID namespace or on another host sharing the folder, to which
+        // our PID means nothing, sees the lock and leaves the file alone.
+        _ = flock(fd, LOCK_EX | LOCK_NB)
         // mkstemp makes 0600; files here are ordinary output, readable as umask allows.
         fchmod(fd, 0o666 & ~PartFile.processUmask)
         buffer.reserveCapacity(PartFile.bufferSize)
@@ -394,7 +398,14 @@ extension PartFile {
         var removed: [String] = []
         for name in names.sorted() {
             guard let pid = writerPID(ofFileNamed: name), pid != getpid(), !isRunning(pid) else { continue }
-            if unlink(directory + "/" + name) == 0 { removed.append(name) }
+            // A writer that holds its lock is alive somewhere, whatever its PID says here.
+            let path = directory + "/" + name
+            let fd = open(path, O_RDONLY | O_NOFOLLOW)
+            if fd >= 0 {
+                defer { close(fd) }
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            }
+            if unlink(path) == 0 { removed.append(name) }
         }
         return removed
     }
