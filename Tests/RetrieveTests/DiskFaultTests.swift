@@ -186,18 +186,28 @@ import TestPeers
         defer { setup.stop() }
         let (archive, folder) = (setup.archive, setup.folder)
 
+        // Once some are kept, kill while an object is being written: stopped first, so that
+        // what is listed is what the kill leaves; let go again when nothing is. All on a
+        // thread of its own, so that a loaded machine's busy task pool cannot let the whole
+        // retrieve slip by between two looks.
+        let killer = Mutex<pid_t?>(nil)
         let killed = try await Self.retrieveEverything(setup) { pid in
-            // Once some are kept, kill while an object is being written: stopped first, so
-            // that what is listed is what the kill leaves; let go again when nothing is.
-            guard (try? Self.finalNames(in: folder).count) ?? 0 >= 20 else { return false }
-            kill(pid, SIGSTOP)
-            await Self.awaitStopped(pid)
-            if let names = try? Self.partNames(in: folder), !names.isEmpty {
-                kill(pid, SIGKILL)
-                return true
-            }
-            kill(pid, SIGCONT)
-            return false
+            guard killer.withLock({ $0 }) == nil else { return true }
+            killer.withLock { $0 = pid }
+            Thread {
+                while kill(pid, 0) == 0 {
+                    guard ((try? Self.finalNames(in: folder).count) ?? 0) >= 20 else { usleep(200); continue }
+                    kill(pid, SIGSTOP)
+                    Self.waitUntilStopped(pid)
+                    if let names = try? Self.partNames(in: folder), !names.isEmpty {
+                        kill(pid, SIGKILL)
+                        return
+                    }
+                    kill(pid, SIGCONT)
+                    usleep(300)
+                }
+            }.start()
+            return true
         }
         #expect(killed.signalled, "killed: \(killed.log.suffix(1000))")
         let survivors = try Self.finalNames(in: folder)
@@ -355,14 +365,13 @@ import TestPeers
 
     /// Waits (a second at most) until a process sent SIGSTOP shows as stopped, then a little
     /// longer for all its threads.
-    static func awaitStopped(_ pid: pid_t) async {
-        for _ in 0..<200 {
+    /// Waits (blocking, on the caller's own thread) until the process shows as stopped.
+    static func waitUntilStopped(_ pid: pid_t) {
+        for _ in 0..<2000 {
             let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            // The state follows the command name in parentheses: "pid (comm) T ...".
-            if let close = stat.lastIndex(of: ")"), stat[close...].dropFirst(2).first == "T" { break }
-            try? await Task.sleep(for: .milliseconds(5))
+            if let close = stat.lastIndex(of: ")"), stat[close...].dropFirst(2).first == "T" { return }
+            usleep(500)
         }
-        try? await Task.sleep(for: .milliseconds(20))
     }
 
     static func pidOfAFinishedProcess() throws -> pid_t {
