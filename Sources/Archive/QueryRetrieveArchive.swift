@@ -222,7 +222,8 @@ public final class QueryRetrieveArchive: Sendable {
     }
 
     enum SubResult: Sendable {
-        case completed, warning, failed(String), skipped
+        /// With the SOP Instance UID of the object (the one sent, for a fault that changed it).
+        case completed(String), warning(String), failed(String), skipped
     }
 
     static func move(_ rq: CMoveRQ, contextID: UInt8, dataSet: [UInt8]?, _ association: AcceptedAssociation,
@@ -294,13 +295,19 @@ public final class QueryRetrieveArchive: Sendable {
                                operation: operation, environment: environment) { sink.yield($0) }
                 sink.finish()
             }
+            var lastUID = ""
             for await result in results {
                 switch result {
-                case .completed: completed += 1
-                case .warning: warning += 1
+                case .completed(let uid):
+                    completed += 1
+                    lastUID = uid
+                case .warning(let uid):
+                    warning += 1
+                    lastUID = uid
                 case .failed(let uid):
                     failed += 1
                     failedUIDs.append(uid)
+                    lastUID = uid
                 case .skipped: skipped += 1
                 }
                 let done = completed + warning + failed + skipped
@@ -309,7 +316,7 @@ public final class QueryRetrieveArchive: Sendable {
                     if faults.pendingResponsesWithDataSet {
                         var d = DataSet()
                         d.setString("STUDY", for: .queryRetrieveLevel, vr: .CS)
-                        d.setString(instances[done - 1].sopInstanceUID, for: .sopInstanceUID, vr: .UI)
+                        d.setString(lastUID, for: .sopInstanceUID, vr: .UI)
                         identifier = d
                     }
                     try await respond(.pending, SubOperationCounts(remaining: UInt16(clamping: total - done), completed: UInt16(clamping: completed),
@@ -445,9 +452,9 @@ public final class QueryRetrieveArchive: Sendable {
                     }
                     environment.observer(.subOperation(index: index, sopInstanceUID: commandUID, status: rsp.status))
                     switch rsp.status.category {
-                    case .success where faults.warningSubOperations.contains(index): done(.warning)
-                    case .success: done(.completed)
-                    case .warning: done(.warning)
+                    case .success where faults.warningSubOperations.contains(index): done(.warning(commandUID))
+                    case .success: done(.completed(commandUID))
+                    case .warning: done(.warning(commandUID))
                     default: done(.failed(commandUID))
                     }
                 }
