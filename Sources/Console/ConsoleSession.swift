@@ -88,19 +88,28 @@ public final class ConsoleSession: @unchecked Sendable {
             if let command = model.handle(.character("m")) { perform(command) }
         }
         var quitting = false
+        var hungUp = false
         var quitDeadline = 0.0
         var lastDraw = -1.0
         var dirty = true
         while true {
             // Keys: wait a frame for the first, then take whatever else is already typed.
             var wait = frameMilliseconds
-            while let input = terminal.read(timeout: wait) {
+            while !hungUp, let input = terminal.read(timeout: wait) {
                 wait = 0
                 dirty = true
                 model.now = now
                 if closeWhenDone, case .key = input {
                     closeWhenDone = false
                     model.note("the console stays open: q quits", .dim)
+                }
+                if input == .hangup {
+                    // Nobody is left to see or answer: abort what runs and end, at once.
+                    if running { control?.abort() }
+                    hungUp = true
+                    quitting = true
+                    quitDeadline = now + 2
+                    break
                 }
                 guard case .key(let key) = input, let command = model.handle(key) else { continue }
                 if case .quit = command {
@@ -135,6 +144,11 @@ public final class ConsoleSession: @unchecked Sendable {
                 }
             }
             if quitting && (!running || t > quitDeadline) { return }
+            // A terminal that is gone is not drawn on (nor read: it would answer at once).
+            if hungUp {
+                usleep(20_000)
+                continue
+            }
             if closeWhenDone && !running && lastSummary != nil {
                 // Long enough to see the final counters.
                 if let closeAt, t >= closeAt { return }

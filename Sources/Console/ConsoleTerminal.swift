@@ -3,6 +3,8 @@ public enum TerminalInput: Equatable, Sendable {
     case key(ConsoleKey)
     /// The terminal changed size; the next frame is drawn at the new size.
     case resize
+    /// The terminal is gone (its connection dropped): the console ends, aborting what runs.
+    case hangup
 }
 
 /// A terminal the console draws on. The curses backend (module Terminal) is the real one;

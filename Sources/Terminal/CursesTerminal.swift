@@ -101,7 +101,13 @@ public final class CursesTerminal: ConsoleTerminal {
         timeout(Int32(milliseconds))
         var character: wint_t = 0
         let kind = get_wch(&character)
-        if kind == ERR { return nil }
+        if kind == ERR {
+            // A terminal whose connection dropped answers every read at once, with nothing:
+            // without this the console would spin on it for ever (seen after a lost tmux).
+            var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 0) > 0, descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return .hangup }
+            return nil
+        }
         if kind == KEY_CODE_YES {
             let code = Int32(character)
             if code == cncurses_key_resize() { return .resize }

@@ -184,7 +184,8 @@ if invocation.interactive {
         frontEnd.log(.fatal, error.message)
         exit(1)
     }
-    if let summary { FileHandle.standardError.write(Data((frontEnd.summaryLine(summary) + "\n").utf8)) }
+    // write(2), not FileHandle: after a hang-up the terminal refuses it, and that is no error.
+    if let summary { _ = (frontEnd.summaryLine(summary) + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) } }
     exit(summary.map { exitCode($0) } ?? 0)
 }
 let control = RetrieveControl()

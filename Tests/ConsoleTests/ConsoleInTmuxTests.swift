@@ -218,4 +218,33 @@ import TestPeers
         text = try await screen.waitFor("movescu to exit") { $0.contains("EXIT=") }
         #expect(text.contains("EXIT=0"), "\(text)")
     }
+
+    /// The terminal goes away under a running console (a dropped ssh connection, a killed
+    /// tmux): movescu ends within seconds instead of spinning on the dead terminal (one was
+    /// found at 92% CPU half an hour after a test had killed its tmux).
+    @Test func theConsoleEndsWhenItsTerminalGoesAway() async throws {
+        let root = NSTemporaryDirectory() + "console-hangup-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let command = "cd \(root) && env LANG=C.UTF-8 XDG_CONFIG_HOME=\(root)/config \(Self.movescu) --demo; sleep 60"
+        let screen = try await Screen(command: command)
+        defer { screen.stop() }
+        try await screen.waitFor("the console to open") { $0.contains("─ Query ─") && $0.contains("demo") }
+        let shell = try await runProgram(screen.tmux, ["-L", screen.socket, "display-message", "-p", "-t", "console", "#{pane_pid}"])
+        let shellPID = try #require(Int32(shell.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let children = (try? String(contentsOfFile: "/proc/\(shellPID)/task/\(shellPID)/children", encoding: .utf8)) ?? ""
+        let movescu = try #require(children.split(separator: " ").compactMap { Int32($0) }.first, "movescu under the pane's shell")
+        // The pane's terminal disappears with the server.
+        let server = try await runProgram(screen.tmux, ["-L", screen.socket, "display-message", "-p", "#{pid}"])
+        let serverPID = try #require(Int32(server.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(serverPID, SIGKILL)
+        var gone = false
+        for _ in 0..<200 {
+            if kill(movescu, 0) != 0 { gone = true; break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if !gone { kill(movescu, SIGKILL) }
+        kill(shellPID, SIGKILL)
+        #expect(gone, "movescu still ran 10 s after its terminal went away")
+    }
 }

@@ -2,6 +2,7 @@
 import DICOM
 import DICOMNetwork
 import Foundation
+import Synchronization
 import Retrieve
 import Testing
 import TestPeers
@@ -112,6 +113,37 @@ import TestPeers
         #expect(session.frames < 2_000, "frames drawn: \(session.frames)")
         // The log keeps its bound.
         #expect(session.model.log.count <= ConsoleModel.logLimit * 5 / 4)
+    }
+
+    /// The terminal goes away (a dropped connection) while a retrieve runs: the retrieve is
+    /// aborted and the loop ends instead of reading the dead terminal for ever.
+    @Test func aHangUpAbortsTheRetrieveAndEndsTheSession() async throws {
+        let aborted = Mutex(false)
+        let services = ConsoleServices(
+            move: { _, control, emit in
+                emit(.requestingAssociation(host: "localhost", port: 104))
+                // Runs until aborted (at most 30 s, so that a failure cannot hang the suite).
+                for _ in 0..<3000 where !control.abortRequested { try? await Task.sleep(for: .milliseconds(10)) }
+                aborted.withLock { $0 = control.abortRequested }
+                var summary = RetrieveSummary()
+                summary.outcome = .noFinalResponse("aborted by the operator")
+                emit(.finished(summary))
+                return summary
+            },
+            find: { _, _, _, _ in FindSummary() },
+            echo: { peer, _ in .failure(.refused(host: peer.host, port: peer.port)) },
+            savePeers: { _ in })
+        let session = ConsoleSession(model: Self.model(), services: services)
+        let terminal = ScriptedTerminal()
+        terminal.key(.character("m"))
+        terminal.keys.append((0, .hangup, { $0.text.contains("moving") || $0.text.contains("connecting") }))
+        let started = Date()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread { session.run(on: terminal, autoStart: false); done.resume() }.start()
+        }
+        #expect(Date().timeIntervalSince(started) < 10, "the session ended soon after the hang-up")
+        #expect(aborted.withLock { $0 }, "the retrieve was aborted")
+        #expect(terminal.stuck == nil, "\(terminal.stuck ?? "")")
     }
 
     @Test func queryFilesAreSavedAndLoadedAndTheLogIsSaved() async throws {
