@@ -222,17 +222,37 @@ final class ObjectSink: @unchecked Sendable {
     private var parser: DataSetParser
     private var builder: DataSetBuilder
     private let part: PartFile
+    /// Large top-level values (pixel data) go straight into the part file as they arrive,
+    /// instead of through the spool, when the file is written in the syntax it came in
+    /// (little endian, native, not deflated) with no padding and no group lengths made: the
+    /// elements before such a value are written first, the ones after at the end.
+    private let writeThrough: Bool
+    /// Sequence and fragment nesting of the parser's events (0: top level).
+    private var depth = 0
+    /// The file header is written, and elements up to this tag (nil: none yet).
+    private var headerWritten = false
+    private var writtenUpTo: Tag?
+    /// A value being written through: its VR and whether its length is odd.
+    private var streaming: (tag: Tag, vr: VR, odd: Bool)?
+    /// Values written through so far (for tests).
+    private(set) var valuesWrittenThrough = 0
 
     /// Values larger than this are spooled, not kept in memory.
     static let largeValue = 64 << 10
 
-    init(request: CStoreRQ, transferSyntax: TransferSyntax, options: StorageOptions) throws {
+    /// - Parameter writingThrough: false keeps every large value in the spool (tests compare
+    ///   the two ways).
+    init(request: CStoreRQ, transferSyntax: TransferSyntax, options: StorageOptions, writingThrough: Bool = true) throws {
         self.request = request
         self.transferSyntax = transferSyntax
         self.options = options
         var parserOptions = DataSetParser.Options()
         parserOptions.maximumBufferedValue = ObjectSink.largeValue
         parser = DataSetParser(transferSyntax: transferSyntax, options: parserOptions)
+        let output = options.write.transferSyntax ?? transferSyntax
+        writeThrough = writingThrough && !options.bitPreserving && options.write.fileFormat && output == transferSyntax
+            && !transferSyntax.isBigEndian && !transferSyntax.isDeflated && !transferSyntax.isEncapsulated
+            && options.write.encoding.padding == nil && options.write.encoding.groupLength != .create
         part = try PartFile(directory: options.outputDirectory)
         if options.bitPreserving {
             builder = DataSetBuilder(largeValues: .discard)
@@ -266,8 +286,53 @@ final class ObjectSink: @unchecked Sendable {
 
     private func drain() throws {
         while let event = try parser.next() {
+            if let current = streaming {
+                switch event {
+                case .valueChunk(let chunk):
+                    try part.write(chunk)
+                case .valueEnd:
+                    if current.odd { try part.write([current.vr.paddingByte]) }
+                    writtenUpTo = current.tag
+                    streaming = nil
+                    valuesWrittenThrough += 1
+                default:
+                    throw DICOMError.malformed(offset: 0, reason: "\(event) inside the value of \(current.tag)")
+                }
+                continue
+            }
+            switch event {
+            case .sequenceStart, .fragmentsStart: depth += 1
+            case .sequenceEnd, .fragmentsEnd: depth -= 1
+            case .valueStart(let tag, let vr, let length) where writeThrough && depth == 0 && tag.group != 0x0002
+                && !builder.dataSet.contains(Tag(tag.group, 0x0000)):
+                try writePending(before: tag)
+                try part.write(try DataSetWriter(transferSyntax: transferSyntax, options: options.write.encoding)
+                    .header(tag: tag, vr: vr, length: length))
+                streaming = (tag, vr, length % 2 == 1)
+                continue
+            default: break
+            }
             try builder.consume(event)
         }
+    }
+
+    /// Writes the file header (once) and the top-level elements not written yet.
+    private func writePending(before tag: Tag? = nil) throws {
+        let dataSet = builder.dataSet
+        if !headerWritten {
+            let meta = DICOMFile.makeMeta(sopClassUID: dataSet.string(.sopClassUID) ?? "",
+                                          sopInstanceUID: dataSet.string(.sopInstanceUID) ?? "", transferSyntax: transferSyntax,
+                                          sourceApplicationEntityTitle: options.write.sourceApplicationEntityTitle)
+            try part.write(try DICOMFile.fileHeader(meta))
+            headerWritten = true
+        }
+        var pending = dataSet
+        pending.removeAll { element in
+            element.tag.group == 0x0002 || writtenUpTo.map { element.tag <= $0 } == true || tag.map { element.tag >= $0 } == true
+        }
+        if !transferSyntax.isExplicitVR { pending.resolveAmbiguousVRs() }
+        guard !pending.isEmpty else { return }
+        try DataSetWriter(transferSyntax: transferSyntax, options: options.write.encoding).write(pending) { try part.write($0) }
     }
 
     /// Checks the object and puts it under its final name.
@@ -296,7 +361,10 @@ final class ObjectSink: @unchecked Sendable {
         let finalPath = options.outputDirectory + "/" + name
         let existed = FileManager.default.fileExists(atPath: finalPath)
         do {
-            if !options.bitPreserving {
+            if headerWritten {
+                // Written through: what came after the last large value.
+                try writePending()
+            } else if !options.bitPreserving {
                 try DICOMFile(dataSet: dataSet, transferSyntax: transferSyntax).write(options.write) { try part.write($0) }
             }
             try part.commit(as: finalPath)

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 import TestPeers
 @testable import Retrieve
+@testable import movescu
 import DICOM
 import DICOMNetwork
 
@@ -205,5 +206,53 @@ import DICOMNetwork
         #expect(answers["good.dcm"] == "A700")
         #expect(events.failures.contains { $0.hasPrefix("A700") && $0.contains(root + "/gone") }, "\(events.failures)")
         #expect(!FileManager.default.fileExists(atPath: root + "/gone"))
+    }
+
+    /// Large values written straight into the file as they arrive give the same bytes as the
+    /// same object written whole at the end, for pydicom's files with large native pixel data
+    /// (explicit and implicit VR) and a generated CT, fed in PDV-sized pieces, with the
+    /// default options and with ones that turn writing through off (+te from implicit,
+    /// +tb, +g, padding) or change what is written around it (-g, -e).
+    @Test(arguments: [[], ["+te"], ["+tb"], ["+g"], ["-g"], ["-e"], ["+p", "1024", "64"]])
+    func writingThroughGivesTheSameFile(_ flags: [String]) async throws {
+        let data = try await runProgram(try pythonPath(), ["-c", "import pydicom, os; print(os.path.join(os.path.dirname(pydicom.__file__), 'data', 'test_files'))"])
+        let pydicomFiles = data.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let root = NSTemporaryDirectory() + "through-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Scripts"
+        let made = try await runProgram(try pythonPath(), [scripts + "/make-corpus.py", root + "/corpus", "--no-mixed", "--ct", "1"])
+        #expect(made.status == 0, "\(made.output)")
+        let paths = ["SC_rgb_jpeg_dcmd.dcm", "examples_overlay.dcm", "examples_palette.dcm", "examples_rgb_color.dcm"]
+            .map { pydicomFiles + "/" + $0 } + [root + "/corpus/bench0000.dcm"]
+        let invocation = try CommandLineParser.parse(flags + ["-k", "PatientID=x", "localhost", "104"])
+        for (variant, through) in [("spooled", false), ("through", true)] {
+            try FileManager.default.createDirectory(atPath: root + "/" + variant, withIntermediateDirectories: true)
+            var options = invocation.configuration.storage
+            options.outputDirectory = root + "/" + variant
+            for path in paths {
+                let file = try DICOMFile.read(path: path)
+                let bytes = try #require(try MovescuSideBySideTests.dataSetBytes(path), "\(path)")
+                let rq = CStoreRQ(messageID: 1, affectedSOPClassUID: file.dataSet.string(.sopClassUID) ?? "",
+                                  affectedSOPInstanceUID: file.dataSet.string(.sopInstanceUID) ?? "")
+                let sink = try ObjectSink(request: rq, transferSyntax: file.transferSyntax, options: options, writingThrough: through)
+                var at = 0
+                while at < bytes.count {
+                    try sink.consume(Array(bytes[at..<min(bytes.count, at + 16372)]))
+                    at += 16372
+                }
+                if case .failure(let failure) = sink.finish() { Issue.record("\(path) \(variant): \(failure.reason)") }
+                // With the defaults every one of these has its pixel data written through.
+                if through && flags.isEmpty { #expect(sink.valuesWrittenThrough == 1, "\(path)") }
+                if !through { #expect(sink.valuesWrittenThrough == 0) }
+            }
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: root + "/spooled").sorted()
+        let throughNames = try FileManager.default.contentsOfDirectory(atPath: root + "/through").sorted()
+        #expect(names.count == paths.count && names == throughNames)
+        for name in names {
+            let a = FileManager.default.contents(atPath: root + "/spooled/" + name)
+            let b = FileManager.default.contents(atPath: root + "/through/" + name)
+            #expect(a != nil && a == b, "\(name) with \(flags): \(a?.count ?? 0) and \(b?.count ?? 0) bytes")
+        }
     }
 }

@@ -71,6 +71,19 @@ public struct DataSetWriter {
         try out.emit(sink)
     }
 
+    /// The header of an element whose `length` bytes of value follow as they are, with the
+    /// padding byte after an odd length left to the caller: for writing a large value
+    /// straight through in a little endian syntax. The same header `encode` writes.
+    public func header(tag: Tag, vr: VR, length: Int) throws -> [UInt8] {
+        let padded = length + (length % 2)
+        guard padded <= 0xFFFF_FFFE else {
+            throw DICOMError.encoding("element \(tag) is \(length) bytes, more than a length field holds")
+        }
+        var out = Output()
+        writeHeader(tag: tag, vr: outputVR(vr, length: padded), length: UInt32(padded), into: &out)
+        return out.bytes
+    }
+
     /// Encoded bytes with holes where spooled values go. `count` is the encoded length
     /// including the spooled values; positions for patching lengths index `bytes`.
     struct Output {
