@@ -136,20 +136,44 @@ import DICOMNetwork
         configuration.listenHost = "127.0.0.1"
         configuration.storage.outputDirectory = output
         let events = Events()
-        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
+        // The sender is killed from inside our SCP's own event callback once 8 MiB are in: a
+        // cut-off in the middle of the object however fast the transfer and however busy the
+        // test's other threads.
+        let sender = Mutex<(pid: pid_t?, received: Int, killed: Bool)>((nil, 0, false))
+        let emit: @Sendable (RetrieveEvent) -> Void = { event in
+            events.add(event)
+            guard case .storeProgress(_, let n) = event else { return }
+            sender.withLock { s in
+                s.received += n
+                if s.received >= 8 << 20, !s.killed, let pid = s.pid {
+                    kill(pid, SIGKILL)
+                    s.killed = true
+                }
+            }
+        }
+        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: emit)
         let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
-                                                                logger: Logger(label: "test"), emit: events.add)
+                                                                logger: Logger(label: "test"), emit: emit)
         // A multi-frame secondary capture: the sender proposes its class.
         let send = Self.send.replacingOccurrences(of: "\"1.2.840.10008.5.1.4.1.1.2\"", with: "\"1.2.840.10008.5.1.4.1.1.7.3\"")
-        async let sender = runProgram(try pythonPath(), ["-c", send, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"])
-        func received() -> Int {
-            events.all.withLock { $0.reduce(0) { if case .storeProgress(_, let n) = $1 { $0 + n } else { $0 } } }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try pythonPath())
+        process.arguments = ["-c", send, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let ended: Void = await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            process.terminationHandler = { _ in done.resume() }
+            do {
+                try process.run()
+                sender.withLock { $0.pid = process.processIdentifier }
+            } catch {
+                done.resume()
+            }
         }
-        let deadline = Date().addingTimeInterval(30)
-        while received() < 8 << 20 && Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(received() >= 8 << 20 && received() < 60 << 20, "stopped midway: \(received()) bytes in")
+        _ = ended
+        let (received, killed) = sender.withLock { ($0.received, $0.killed) }
+        #expect(killed && received >= 8 << 20 && received < 60 << 20, "stopped midway: \(received) bytes in")
         await acceptor.stop(abortOpen: true)
-        _ = try await sender
         // Give the serving task a moment to unwind, then nothing may be left.
         for _ in 0..<100 where !(try FileManager.default.contentsOfDirectory(atPath: output)).isEmpty {
             try await Task.sleep(for: .milliseconds(20))
