@@ -163,6 +163,8 @@ public enum RetrieveEngine {
         acceptorConfiguration.dimseTimeout = configuration.dimseTimeout
         acceptorConfiguration.abstractSyntaxes = Set(UIDTable.storageSOPClasses.map(\.uid) + [WellKnownUID.verification])
         acceptorConfiguration.transferSyntaxPreference = configuration.preference.transferSyntaxes
+        // The storage SCP never blocks (its file work runs on the thread pool).
+        acceptorConfiguration.serviceOnEventLoop = true
         let acceptor = try await AssociationAcceptor.start(
             host: configuration.listenHost, port: port, configuration: acceptorConfiguration, group: MultiThreadedEventLoopGroup.singleton,
             logger: logger, observer: { event in report(event, emit: emit) }, service: { try await scp.serve($0) })

@@ -242,7 +242,13 @@ public final class AssociationAcceptor: Sendable {
                     observer(.accepted(id: id, ac, agreed: association.agreed, maximumSendPDV: association.maximumPDVDataLength))
                     do {
                         try await withTaskCancellationHandler {
-                            try await service(association)
+                            if configuration.serviceOnEventLoop, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
+                                try await withTaskExecutorPreference(EventLoopTaskExecutor(child.channel.eventLoop)) {
+                                    try await service(association)
+                                }
+                            } else {
+                                try await service(association)
+                            }
                         } onCancel: {
                             association.abort()
                         }
