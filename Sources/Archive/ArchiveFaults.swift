@@ -35,12 +35,4 @@ public struct ArchiveFaults: Sendable {
     public var neverAnswerMoves = false
 
     public init() {}
-
-    /// True when any fault is set.
-    public var any: Bool {
-        responseDelay != .zero || storeDelay != .zero || !failedSubOperations.isEmpty || !warningSubOperations.isEmpty
-            || pendingResponsesWithDataSet || finalResponseBeforeStores || abortDuringStore != nil
-            || malformedPDUInsteadOfResponse != nil || hugePDULengthBeforeStore != nil || !mismatchedInstanceUIDs.isEmpty
-            || !hostileInstanceUIDs.isEmpty || parallelSubAssociations != 1 || neverAnswerMoves
-    }
 }

@@ -42,14 +42,14 @@ public struct QueryMatcher: Sendable {
         // Keys of levels below the one asked for cannot be matched there (PS3.4 C.4.1.2.1):
         // they come back empty and select nothing.
         let matching = keys.filter { (QueryAttributes.all[$0.tag] ?? .patient) <= level }
-        for entity in entities(at: level) where matches(identifier, keys: matching, entity: entity.attributes) {
+        for entity in entities(at: level) where matches(identifier, keys: matching, entity: entity) {
             var answer = DataSet()
             answer.setString(level.rawValue, for: .queryRetrieveLevel, vr: .CS)
             var needsUTF8 = false
             for key in keys {
                 if key.tag == QueryAttributes.retrieveAETitle {
                     answer.setString(retrieveAETitle, for: key.tag, vr: .AE)
-                } else if let value = entity.attributes[key.tag], key.vr != .SQ {
+                } else if let value = entity[key.tag], key.vr != .SQ {
                     answer.set(value)
                     if let bytes = value.bytes, bytes.contains(where: { $0 >= 0x80 }) { needsUTF8 = true }
                 } else {
@@ -75,13 +75,9 @@ public struct QueryMatcher: Sendable {
         return store.instances.filter { matches(identifier, keys: selecting, entity: $0.attributes) }
     }
 
-    struct Entity {
-        var attributes: DataSet
-    }
-
     /// The entities of a level, each with the attributes of its level and those above, and
     /// the counts and modalities computed over what lies below.
-    func entities(at level: QueryLevel) -> [Entity] {
+    func entities(at level: QueryLevel) -> [DataSet] {
         var order: [String] = []
         var groups: [String: [ArchivedInstance]] = [:]
         for instance in store.instances {
@@ -112,7 +108,7 @@ public struct QueryMatcher: Sendable {
             case .image:
                 break
             }
-            return Entity(attributes: attributes)
+            return attributes
         }
     }
 

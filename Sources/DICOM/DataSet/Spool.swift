@@ -54,10 +54,6 @@ public final class Spool: Sendable {
     /// The offset where the next appended byte goes: the start of a value about to be spooled.
     public var end: Int { size }
 
-    /// Says that a value of `count` bytes is about to be appended (nothing to prepare now
-    /// that pieces are kept as they come; kept for callers that know the length).
-    public func expect(_ count: Int) {}
-
     /// Appends bytes; a value is the range from `end` before its first append to `end` after
     /// its last. An array is kept as it is while the spool is in memory.
     public func append(_ bytes: some Collection<UInt8>) throws {

@@ -121,7 +121,6 @@ public struct DataSetBuilder: Sendable {
             bytes.reserveCapacity(min(length, 1 << 20))
             stack.append(.largeValue(tag: tag, vr: vr, bytes: bytes))
         case .spool(let spool):
-            spool.expect(length)
             stack.append(.spooling(tag: tag, vr: vr, start: spool.end))
         case .discard:
             stack.append(.discarding(tag: tag))
