@@ -2,30 +2,49 @@
 # Instruction counts of the receive path, for seeing a change's effect on a noisy machine:
 # DCMTK's storescu sends a fixed input (the first N images of the benchmark corpus, 20 by
 # default) to our storage SCP (Benchmarks/receive-bench, release build) running under
-# valgrind --tool=callgrind. Prints the total instructions (Ir), per object and per byte,
-# and the functions that take the most.
+# valgrind --tool=callgrind. Prints the instructions (Ir) per object and per byte, and the
+# functions that take the most.
 #   Scripts/bench/callgrind.sh [images]
-# Not working on the machine it was written on: valgrind 3.19 (Debian 12) stops with an
-# internal error (SIGSEGV in valgrind itself) on Swift 6 binaries there, stripped or not.
+# valgrind 3.19 (Debian 12) cannot read the DWARF 5 the Swift toolchain writes ("unhandled
+# dwarf2 abbrev form code", then it gives up), so it runs a copy without debug info; symbols
+# stay. receive-bench keeps its main thread out of dispatch_main, which valgrind cannot follow.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 images=${1:-20}
 swift build -c release --product receive-bench >/dev/null
 python3 -c 'import sys; sys.path.insert(0, "Scripts/bench"); import benchlib; benchlib.corpus(1000)' >/dev/null
 files=$(printf "%s\n" /tmp/movescu-bench/ct1000/files/*.dcm | head -n "$images" || true)
+first=$(printf "%s\n" /tmp/movescu-bench/ct1000/files/*.dcm | tail -n 1)
 bytes=$(cat $files | wc -c)
 work=$(mktemp -d /tmp/movescu-bench/callgrind-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+receiver=
+trap '[ -n "$receiver" ] && kill "$receiver" 2>/dev/null; [ -n "${KEEP:-}" ] && cp "$work"/*.out "$KEEP"/; rm -rf "$work"' EXIT
 mkdir "$work/out"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
-  .build/release/receive-bench "$work/out" "$images" "$port" > "$work/receiver.log" 2>"$work/valgrind.log" &
-receiver=$!
-for _ in $(seq 1 400); do grep -q "listening" "$work/receiver.log" 2>/dev/null && break; sleep 0.05; done
-TCP_NODELAY=1 /usr/bin/storescu -aec RECEIVER localhost "$port" $files
-wait "$receiver"
-stored=$(grep stored "$work/receiver.log")
-total=$(grep -E '^(summary|totals):' "$work/callgrind.out" | tail -1 | awk '{print $2}')
-echo "receive path, $images CT images ($bytes bytes), $stored"
-echo "instructions (Ir): $total total, $((total / images)) per object, $(python3 -c "print('%.2f' % ($total / $bytes))") per byte"
-callgrind_annotate --inclusive=no "$work/callgrind.out" 2>/dev/null | sed -n '/^Ir/,$p' | head -25
+cp .build/release/receive-bench "$work/receive-bench"
+strip --strip-debug "$work/receive-bench"
+# Two runs: one object alone (start-up, the dictionary, the first association), then that
+# object and the measured ones; the difference is what the measured objects cost.
+ir() { grep -E '^(summary|totals):' "$1" | tail -1 | awk '{print $2}'; }
+profile() { # <name> <objects> <files...>
+  local name=$1 objects=$2; shift 2
+  rm -rf "$work/out"; mkdir "$work/out"
+  valgrind --tool=callgrind --callgrind-out-file="$work/$name.out" \
+    "$work/receive-bench" "$work/out" "$objects" "$port" > "$work/$name.log" 2>"$work/$name.valgrind" &
+  receiver=$!
+  for _ in $(seq 1 400); do grep -q "listening" "$work/$name.log" 2>/dev/null && break; sleep 0.05; done
+  TCP_NODELAY=1 /usr/bin/storescu -aec RECEIVER localhost "$port" "$@"
+  wait "$receiver"
+  receiver=
+}
+profile warm-up 1 "$first"
+profile measured "$((images + 1))" "$first" $files
+stored=$(grep stored "$work/measured.log")
+warm=$(ir "$work/warm-up.out")
+total=$(ir "$work/measured.out")
+delta=$((total - warm))
+echo "receive path: $images CT images ($bytes bytes) after one to warm up; receiver: $stored"
+echo "start-up and the first object: $warm instructions"
+echo "measured objects: $delta instructions, $((delta / images)) per object, $(python3 -c "print('%.2f' % ($delta / $bytes))") per byte"
+echo "the functions taking most in the second run (start-up included):"
+callgrind_annotate --inclusive=no "$work/measured.out" 2>/dev/null | sed -n '/^Ir/,$p' | sed -n '6,36p'
