@@ -1,10 +1,15 @@
 import DICOM
+import NIOCore
 
 /// What the PDU fuzz target runs (Scripts/fuzz.sh pdu), kept here so that the tests replay
 /// its crashers through the same code. Bytes from the wire go through the decoder, the state
 /// machine, the acceptor's policy and DIMSE reassembly, as they would on a live association.
 public enum NetworkFuzzTargets {
     public static func pduStream(_ bytes: [UInt8]) {
+        // The streaming decoder, fed in pieces, must agree with the whole-PDU one.
+        if let mismatch = compareDecoders(bytes, pieces: 1 + Int(bytes.last ?? 0) % 61) {
+            preconditionFailure(mismatch)
+        }
         var machine = ULStateMachine()
         _ = machine.handle(.evt5)
         var assembler = MessageAssembler()
@@ -37,5 +42,46 @@ public enum NetworkFuzzTargets {
                 break
             }
         }
+    }
+
+    /// What the whole-PDU decoder and the streaming `PDUDecoder` (fed `pieces` bytes at a
+    /// time) make of a stream, nil when they agree: the same PDUs, then the same error or none
+    /// (for a stream that ends inside a P-DATA-TF, an error or none).
+    public static func compareDecoders(_ bytes: [UInt8], pieces: Int, maximumLength: UInt32 = 16384) -> String? {
+        var whole: [PDU] = []
+        var wholeError: PDUError?
+        var offset = 0
+        do {
+            while let (pdu, consumed) = try PDU.decode(bytes[offset...], maximumLength: maximumLength) {
+                whole.append(pdu)
+                offset += consumed
+            }
+        } catch {
+            wholeError = error as? PDUError
+        }
+        var streamed: [PDU] = []
+        var streamedError: PDUError?
+        var decoder = PDUDecoder(maximumLength: maximumLength)
+        var buffer = ByteBuffer()
+        var at = 0
+        do {
+            while at < bytes.count {
+                let end = min(at + max(pieces, 1), bytes.count)
+                buffer.writeBytes(bytes[at..<end])
+                at = end
+                while let pdu = try decoder.decode(buffer: &buffer) { streamed.append(pdu) }
+                buffer.discardReadBytes()
+            }
+        } catch {
+            streamedError = error as? PDUError
+        }
+        // A stream ending inside a P-DATA-TF: the streaming decoder may already have found
+        // what is wrong with the PDVs it has seen, where the whole one still waits.
+        let endsInsidePData = wholeError == nil && offset < bytes.count && bytes[offset] == PDU.TypeCode.pData.rawValue
+        guard whole == streamed, wholeError == streamedError || (endsInsidePData && wholeError == nil) else {
+            return "whole: \(whole.map(\.name)) then \(wholeError.map { "\($0)" } ?? "no error"); "
+                + "streamed in pieces of \(pieces): \(streamed.map(\.name)) then \(streamedError.map { "\($0)" } ?? "no error")"
+        }
+        return nil
     }
 }

@@ -86,10 +86,11 @@ import Testing
         early.close()
         #expect(Date().timeIntervalSince(started) < 10)
 
-        // After association: a P-DATA-TF header announcing 1000 bytes, 20 sent. -td (2 s) ends it.
+        // After association: a P-DATA-TF header announcing 1000 bytes, then a PDV header
+        // announcing the rest and 14 bytes of it. -td (2 s) ends it.
         let late = try RawClient(port: acceptor.port)
         late.send(rawAssociateRQ())
-        late.send([0x04, 0x00, 0x00, 0x00, 0x03, 0xE8] + [UInt8](repeating: 0, count: 20))
+        late.send([0x04, 0x00, 0x00, 0x00, 0x03, 0xE8] + [0x00, 0x00, 0x03, 0xE4, 0x01, 0x00] + [UInt8](repeating: 0, count: 14))
         let answer = late.readToEnd()
         late.close()
         #expect(answer.first == 0x02, "A-ASSOCIATE-AC first")

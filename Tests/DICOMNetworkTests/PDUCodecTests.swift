@@ -38,3 +38,83 @@ import Testing
         #expect(try channel.finish().isClean)
     }
 }
+
+/// The streaming decoder against the whole-PDU one, on real PDUs cut at every size.
+@Suite struct StreamingPDUDecoderTests {
+    static func pData(_ values: [(id: UInt8, control: UInt8, count: Int)]) -> [UInt8] {
+        var body: [UInt8] = []
+        for (index, value) in values.enumerated() {
+            let length = UInt32(value.count + 2)
+            body += [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)]
+            body += [value.id, value.control]
+            body += (0..<value.count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
+        }
+        let length = UInt32(body.count)
+        return [0x04, 0, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + body
+    }
+
+    @Test func piecesOfEverySizeGiveTheSamePDUs() throws {
+        var stream: [UInt8] = []
+        for name in ["a_associate_rq", "a_associate_ac", "p_data_tf", "a_release_rq", "a_release_rp", "a_abort"] {
+            stream += try #require(pynetdicomPDUs[name], "\(name) (pip install pynetdicom)")
+        }
+        stream += Self.pData([(1, 3, 74), (1, 0, 16000), (1, 2, 0), (3, 1, 5)])
+        stream += Self.pData([(5, 0, 9000)])
+        stream += [0x09, 0, 0, 0, 0, 2, 0xAB, 0xCD]  // an unknown type
+        var whole: [PDU] = []
+        var offset = 0
+        while let (pdu, consumed) = try PDU.decode(stream[offset...], maximumLength: 16384) {
+            whole.append(pdu)
+            offset += consumed
+        }
+        #expect(whole.count == 9 && offset == stream.count)
+        for pieces in [1, 2, 3, 5, 6, 7, 11, 64, 1000, 4096, 16390, stream.count] {
+            #expect(NetworkFuzzTargets.compareDecoders(stream, pieces: pieces) == nil)
+        }
+    }
+
+    @Test func malformedPDataGivesTheSameErrors() throws {
+        let good = Self.pData([(1, 3, 10)])
+        var cases: [(String, [UInt8])] = []
+        var lengthOne = good; lengthOne[9] = 1
+        cases.append(("a PDV of length 1", lengthOne))
+        var beyond = good; beyond[9] = 200
+        cases.append(("a PDV longer than its PDU", beyond))
+        var reserved = good; reserved[11] = 0x07
+        cases.append(("reserved bits", reserved))
+        cases.append(("no PDV", [0x04, 0, 0, 0, 0, 0]))
+        for short in 1...5 {
+            cases.append(("\(short) byte(s) after the last PDV", Self.pData([(1, 0, 4)]).enumerated().map { $0.offset == 5 ? $0.element + UInt8(short) : $0.element } + Array(repeating: 0, count: short)))
+        }
+        cases.append(("too long", [0x04, 0, 0, 1, 0, 0] + Array(repeating: 0, count: 16)))
+        cases.append(("a release with a body of 2", [0x05, 0, 0, 0, 0, 2, 0, 0]))
+        for (what, bytes) in cases {
+            var thrown = false
+            var offset = 0
+            do { while let (_, consumed) = try PDU.decode(bytes[offset...], maximumLength: 16384) { offset += consumed } } catch { thrown = true }
+            #expect(thrown, "\(what): the whole-PDU decoder accepts it")
+            for pieces in [1, 2, 5, 6, 7, bytes.count] {
+                let mismatch = NetworkFuzzTargets.compareDecoders(bytes, pieces: pieces)
+                #expect(mismatch == nil, "\(what): \(mismatch ?? "")")
+            }
+        }
+    }
+
+    /// Every byte of a read is consumed: nothing is left for NIO to join to the next read.
+    @Test func nothingIsLeftInTheReadBuffer() throws {
+        let stream = Self.pData([(1, 0, 20000)]) + Self.pData([(1, 2, 300)])
+        var decoder = PDUDecoder(maximumLength: 65536)
+        var produced: [PDU] = []
+        var at = 0
+        while at < stream.count {
+            let end = min(at + 4093, stream.count)
+            var buffer = ByteBuffer(bytes: stream[at..<end])
+            at = end
+            while let pdu = try decoder.decode(buffer: &buffer) { produced.append(pdu) }
+            #expect(buffer.readableBytes == 0)
+        }
+        #expect(produced.count == 2)
+        guard case .pData(let first) = produced.first else { Issue.record("not a P-DATA-TF"); return }
+        #expect(first.values.count == 1 && first.values[0].data.count == 20000)
+    }
+}

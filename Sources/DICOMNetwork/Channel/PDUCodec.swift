@@ -3,30 +3,109 @@ import NIOCore
 /// Decodes PDUs from a TCP byte stream; nil while a PDU is incomplete. A PDU longer than
 /// the maximum this side announced is an error raised from its header alone, before any of
 /// its body is buffered.
+///
+/// P-DATA-TF PDUs are taken apart as their bytes arrive: each PDV's data is copied once,
+/// from the read buffer into the PDV, and every byte of a read is consumed (a header cut by
+/// the end of a read is kept here), so NIO never has to join one read's rest to the next.
+/// Other PDUs are decoded whole by `PDU.decode`; both ways give the same PDUs and the same
+/// errors.
 public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = PDU
 
     /// The maximum P-DATA-TF length we announced (A-ASSOCIATE PDUs are allowed up to 1 MiB).
     public var maximumLength: UInt32
 
+    private enum State {
+        /// Between PDUs.
+        case pduHeader
+        /// A PDU other than P-DATA-TF whose header is read; its body is taken whole.
+        case body(header: [UInt8], length: Int)
+        /// In a P-DATA-TF, between PDVs, `left` bytes of the PDU to come.
+        case pdvHeader(left: Int)
+        /// In a PDV's data, `missing` bytes of it to come.
+        case pdvData(left: Int, contextID: UInt8, control: UInt8, missing: Int)
+    }
+
+    private var state = State.pduHeader
+    /// A PDU or PDV header cut by the end of a read.
+    private var partialHeader: [UInt8] = []
+    /// The P-DATA-TF's PDVs so far, and the data of the one arriving.
+    private var values: [PresentationDataValue] = []
+    private var data: [UInt8] = []
+
     public init(maximumLength: UInt32) {
         self.maximumLength = maximumLength
     }
 
     public mutating func decode(buffer: inout ByteBuffer) throws -> PDU? {
-        guard buffer.readableBytes >= 6 else { return nil }
-        // Only look at the header until the whole PDU is there.
-        guard let header = buffer.getBytes(at: buffer.readerIndex, length: 6) else { return nil }
-        let length = Int(header[2]) << 24 | Int(header[3]) << 16 | Int(header[4]) << 8 | Int(header[5])
-        if buffer.readableBytes < 6 + length {
-            _ = try PDU.decode(header[...], maximumLength: maximumLength)  // throws when too long
-            return nil
+        while true {
+            switch state {
+            case .pduHeader:
+                guard let header = take(6, from: &buffer) else { return nil }
+                let length = Int(header[2]) << 24 | Int(header[3]) << 16 | Int(header[4]) << 8 | Int(header[5])
+                // Throws when too long; decodes a PDU without a body.
+                if let (pdu, _) = try PDU.decode(header[...], maximumLength: maximumLength) { return pdu }
+                if header[0] == PDU.TypeCode.pData.rawValue {
+                    values = []
+                    state = .pdvHeader(left: length)
+                } else {
+                    state = .body(header: header, length: length)
+                }
+            case .body(let header, let length):
+                guard let body = buffer.readBytes(length: length) else { return nil }
+                state = .pduHeader
+                guard let (pdu, _) = try PDU.decode((header + body)[...], maximumLength: maximumLength) else {
+                    throw PDUError.malformed("\(length) byte(s) of body did not complete the PDU")
+                }
+                return pdu
+            case .pdvHeader(let left):
+                if left == 0 {
+                    state = .pduHeader
+                    defer { values = [] }
+                    return .pData(PDataTF(values: values))
+                }
+                if left < 6 {
+                    // Too short for a PDV: the whole-PDU decoder's error for these bytes.
+                    guard let rest = take(left, from: &buffer) else { return nil }
+                    _ = try PDataTF(body: rest[...])
+                    throw PDataTF.noValues
+                }
+                guard let header = take(6, from: &buffer) else { return nil }
+                let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+                try PDataTF.checkItem(length: length, left: left - 4)
+                try PDataTF.checkControlHeader(header[5])
+                data = []
+                data.reserveCapacity(length - 2)
+                state = .pdvData(left: left - 6, contextID: header[4], control: header[5], missing: length - 2)
+            case .pdvData(let left, let contextID, let control, let missing):
+                let n = min(missing, buffer.readableBytes)
+                if n > 0 {
+                    buffer.readWithUnsafeReadableBytes { raw in
+                        data.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<n]))
+                        return n
+                    }
+                }
+                guard n == missing else {
+                    state = .pdvData(left: left - n, contextID: contextID, control: control, missing: missing - n)
+                    return nil
+                }
+                values.append(PresentationDataValue(contextID: contextID, isCommand: control & 1 != 0,
+                                                    isLast: control & 2 != 0, data: data))
+                data = []
+                state = .pdvHeader(left: left - n)
+            }
         }
-        guard let bytes = buffer.readBytes(length: 6 + length),
-              let (pdu, _) = try PDU.decode(bytes[...], maximumLength: maximumLength) else {
-            return nil
-        }
-        return pdu
+    }
+
+    /// `n` header bytes, from the buffer or from what an earlier read left; nil (keeping what
+    /// there is) while they are not all there.
+    private mutating func take(_ n: Int, from buffer: inout ByteBuffer) -> [UInt8]? {
+        if partialHeader.isEmpty, let bytes = buffer.readBytes(length: n) { return bytes }
+        let got = min(n - partialHeader.count, buffer.readableBytes)
+        partialHeader += buffer.readBytes(length: got) ?? []
+        guard partialHeader.count == n else { return nil }
+        defer { partialHeader = [] }
+        return partialHeader
     }
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> PDU? {

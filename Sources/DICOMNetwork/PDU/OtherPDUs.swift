@@ -113,18 +113,30 @@ public struct PDataTF: Equatable, Sendable {
         values = []
         while !r.isAtEnd {
             let length = Int(try r.u32("PDV length"))
-            guard length >= 2 else { throw PDUError.malformed("P-DATA-TF: a PDV of length \(length), less than its 2-byte header") }
-            guard r.remaining >= length else {
-                throw PDUError.malformed("P-DATA-TF: a PDV of length \(length) with \(r.remaining) byte(s) left in the PDU")
-            }
+            try PDataTF.checkItem(length: length, left: r.remaining)
             let id = try r.u8("presentation context ID")
             let header = try r.u8("message control header")
-            guard header & 0xFC == 0 else {
-                throw PDUError.malformed("P-DATA-TF: message control header 0x\(String(header, radix: 16)) has reserved bits set")
-            }
+            try PDataTF.checkControlHeader(header)
             values.append(PresentationDataValue(contextID: id, isCommand: header & 1 != 0, isLast: header & 2 != 0,
                                                 data: Array(try r.take(length - 2, "PDV data"))))
         }
-        if values.isEmpty { throw PDUError.malformed("P-DATA-TF without any presentation data value") }
+        if values.isEmpty { throw PDataTF.noValues }
+    }
+
+    static let noValues = PDUError.malformed("P-DATA-TF without any presentation data value")
+
+    /// A PDV item's length against the bytes `left` in its PDU after the length field (the
+    /// checks both decoders make).
+    static func checkItem(length: Int, left: Int) throws {
+        guard length >= 2 else { throw PDUError.malformed("P-DATA-TF: a PDV of length \(length), less than its 2-byte header") }
+        guard left >= length else {
+            throw PDUError.malformed("P-DATA-TF: a PDV of length \(length) with \(left) byte(s) left in the PDU")
+        }
+    }
+
+    static func checkControlHeader(_ header: UInt8) throws {
+        guard header & 0xFC == 0 else {
+            throw PDUError.malformed("P-DATA-TF: message control header 0x\(String(header, radix: 16)) has reserved bits set")
+        }
     }
 }
