@@ -1,6 +1,7 @@
 import DICOM
 import Foundation
 import NIOCore
+import TestPeers
 import Synchronization
 import Testing
 @testable import DICOMNetwork
@@ -88,7 +89,7 @@ func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
 }
 
 /// A raw TCP client on loopback, for peers that misbehave on purpose.
-final class RawClient {
+final class RawClient: @unchecked Sendable {
     let fd: Int32
 
     init(port: Int) throws {
@@ -117,15 +118,23 @@ final class RawClient {
         }
     }
 
-    /// Up to `count` bytes: what one read returns, waiting up to 10 s.
-    func read(count: Int) -> [UInt8] {
+    /// Up to `count` bytes: what one read returns, waiting up to 10 s (on a thread of its own).
+    func read(count: Int) async -> [UInt8] {
+        await offPool { self.readNow(count: count) }
+    }
+
+    /// Everything until the peer closes (or 10 s pass), on a thread of its own.
+    func readToEnd() async -> [UInt8] {
+        await offPool { self.readToEndNow() }
+    }
+
+    private func readNow(count: Int) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         return n > 0 ? Array(buffer[0..<n]) : []
     }
 
-    /// Everything until the peer closes (or 10 s pass).
-    func readToEnd() -> [UInt8] {
+    private func readToEndNow() -> [UInt8] {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -40,7 +40,7 @@ import Testing
         let acceptor = try await acceptor(record)
         let client = try RawClient(port: acceptor.port)
         client.send([0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 64))
-        let answer = client.read(count: 10)
+        let answer = await client.read(count: 10)
         client.close()
         // A-ABORT (AA-1 before association: service-user source), then the close.
         #expect(answer.prefix(2) == [0x07, 0x00] && answer.count == 10, "\(answer)")
@@ -59,12 +59,12 @@ import Testing
             let client = try RawClient(port: acceptor.port)
             // An unknown PDU type, then noise.
             client.send([0x4C] + (0..<2000).map { _ in UInt8.random(in: 0...255, using: &generator) })
-            _ = client.read(count: 10)
+            _ = await client.read(count: 10)
             client.close()
         }
         let http = try RawClient(port: acceptor.port)
         http.send(Array("GET / HTTP/1.1\r\nHost: pacs\r\n\r\n".utf8))
-        _ = http.read(count: 10)
+        _ = await http.read(count: 10)
         http.close()
         await expectNothingLeft(acceptor, record, connections: 6)
         #expect(record.abortReasons.count == 6, "\(record.abortReasons)")
@@ -82,7 +82,7 @@ import Testing
         // While it hangs, others are served.
         try await expectStillServing(acceptor)
         let started = Date()
-        _ = early.readToEnd()
+        _ = await early.readToEnd()
         early.close()
         #expect(Date().timeIntervalSince(started) < 10)
 
@@ -91,7 +91,7 @@ import Testing
         let late = try RawClient(port: acceptor.port)
         late.send(rawAssociateRQ())
         late.send([0x04, 0x00, 0x00, 0x00, 0x03, 0xE8] + [0x00, 0x00, 0x03, 0xE4, 0x01, 0x00] + [UInt8](repeating: 0, count: 14))
-        let answer = late.readToEnd()
+        let answer = await late.readToEnd()
         late.close()
         #expect(answer.first == 0x02, "A-ASSOCIATE-AC first")
         #expect(answer.suffix(10).first == 0x07, "then an A-ABORT: \(answer.suffix(10))")
@@ -107,7 +107,7 @@ import Testing
         let acceptor = try await acceptor(record)
         let client = try RawClient(port: acceptor.port)
         client.send(rawAssociateRQ())
-        #expect(client.read(count: 6).first == 0x02, "A-ASSOCIATE-AC")
+        #expect(await client.read(count: 6).first == 0x02, "A-ASSOCIATE-AC")
         let command = CStoreRQ(messageID: 1, affectedSOPClassUID: "1.2.840.10008.5.1.4.1.1.2", affectedSOPInstanceUID: "1.2.3.4.5").commandSet()
         client.send(PDU.pData(PDataTF(values: [PresentationDataValue(contextID: 3, isCommand: true, isLast: true, data: command)])).encoded())
         client.send(PDU.pData(PDataTF(values: [PresentationDataValue(contextID: 3, isCommand: false, isLast: false,
@@ -129,7 +129,7 @@ import Testing
         let client = try RawClient(port: acceptor.port)
         client.send(rawAssociateRQ() + PDU.pData(PDataTF(values: [PresentationDataValue(contextID: 1, isCommand: true, isLast: true,
                                                                                           data: CEchoRQ(messageID: 1).commandSet())])).encoded())
-        _ = client.readToEnd()
+        _ = await client.readToEnd()
         client.close()
         await expectNothingLeft(acceptor, record, connections: 1)
         #expect(record.abortReasons.count == 1)

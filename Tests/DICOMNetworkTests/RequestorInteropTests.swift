@@ -13,7 +13,7 @@ import Testing
     func echoAgainstDCMTKStorescp(_ proposal: PresentationNegotiation.Proposal) async throws {
         let directory = NSTemporaryDirectory()
         // +xa: DCMTK's storescp accepts every syntax it knows, deflate included.
-        let peer = try PeerProcess("/usr/bin/storescp", ["-v", "+xa", "-od", directory, "{port}"])
+        let peer = try await PeerProcess.start("/usr/bin/storescp", ["-v", "+xa", "-od", directory, "{port}"])
         defer { peer.stop() }
         var configuration = RequestorConfiguration()
         configuration.calledAETitle = "STORESCP"
@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func echoAgainstPynetdicom() async throws {
-        let peer = try PeerProcess(try pythonPath(), ["-m", "pynetdicom", "echoscp", "{port}"])
+        let peer = try await PeerProcess.start(try pythonPath(), ["-m", "pynetdicom", "echoscp", "{port}"])
         defer { peer.stop() }
         try await AssociationRequestor.withAssociation(host: "127.0.0.1", port: peer.port, contexts: verificationContexts(),
                                                        configuration: RequestorConfiguration(), group: testGroup) { association in
@@ -61,8 +61,8 @@ import Testing
             let output = folder + "/" + peerName
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let peer = peerName == "storescp"
-                ? try PeerProcess("/usr/bin/storescp", ["-d", "+xa", "-od", output, "{port}"])
-                : try PeerProcess(try pythonPath(), ["-m", "pynetdicom", "storescp", "-od", output, "{port}"])
+                ? try await PeerProcess.start("/usr/bin/storescp", ["-d", "+xa", "-od", output, "{port}"])
+                : try await PeerProcess.start(try pythonPath(), ["-m", "pynetdicom", "storescp", "-od", output, "{port}"])
             defer { peer.stop() }
             var configuration = RequestorConfiguration()
             configuration.calledAETitle = "STORESCP"
@@ -128,7 +128,7 @@ import Testing
         ARCHIVE \(directory)/db RW (10, 1024mb) ANY
         AETable END
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", config, "{port}"])
+        let peer = try await PeerProcess.start("/usr/bin/dcmqrscp", ["-c", config, "{port}"])
         defer { peer.stop() }
         var configuration = RequestorConfiguration()
         configuration.calledAETitle = "WRONG"
@@ -154,7 +154,7 @@ import Testing
 @Suite struct RequestorTimeoutTests {
     /// A peer that accepts TCP and never answers: -ta expires and says so.
     @Test func silentPeerTimesOutWithTheACSETimeout() async throws {
-        let peer = try PeerProcess(try pythonPath(), ["-c", """
+        let peer = try await PeerProcess.start(try pythonPath(), ["-c", """
         import socket, sys, time
         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)

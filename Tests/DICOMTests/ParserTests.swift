@@ -19,7 +19,10 @@ import Testing
         return (Array(bytes[start...]), file.transferSyntax)
     }
 
-    static func parseInPieces(_ bytes: [UInt8], _ syntax: TransferSyntax, sizes: [Int], maximumBufferedValue: Int) throws -> (DataSet, Int) {
+    /// - Parameter asArrays: pieces given as arrays (which the parser takes without copying
+    ///   when it has parsed all before them) instead of slices.
+    static func parseInPieces(_ bytes: [UInt8], _ syntax: TransferSyntax, sizes: [Int], maximumBufferedValue: Int,
+                              asArrays: Bool = false) throws -> (DataSet, Int) {
         var options = DataSetParser.Options()
         options.maximumBufferedValue = maximumBufferedValue
         var parser = DataSetParser(transferSyntax: syntax, options: options)
@@ -30,7 +33,11 @@ import Testing
         while position < bytes.count {
             let n = min(sizes[sizeIndex % sizes.count], bytes.count - position)
             sizeIndex += 1
-            try parser.append(bytes[position..<(position + n)])
+            if asArrays {
+                try parser.append(Array(bytes[position..<(position + n)]))
+            } else {
+                try parser.append(bytes[position..<(position + n)])
+            }
             position += n
             while let event = try parser.next() {
                 if case .valueChunk = event { chunks += 1 }
@@ -53,14 +60,18 @@ import Testing
         for path in files {
             let whole = try DICOMFile.read(path: path).dataSet
             let (bytes, syntax) = try Self.dataSetBytes(path)
-            for sizes in [[1], [7, 1, 300], [4096], [65536]] {
-                let (pieces, _) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 1 << 20)
-                #expect(pieces == whole, "\((path as NSString).lastPathComponent) in pieces of \(sizes)")
+            for asArrays in [false, true] {
+                for sizes in [[1], [7, 1, 300], [4096], [65536]] {
+                    let (pieces, _) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 1 << 20, asArrays: asArrays)
+                    #expect(pieces == whole, "\((path as NSString).lastPathComponent) in pieces of \(sizes), arrays: \(asArrays)")
+                }
+                // Large values arrive in chunks, never whole, and the result is the same.
+                for sizes in [[1000, 3], [5000], [4096, 8192, 7]] {
+                    let (chunked, chunks) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 256, asArrays: asArrays)
+                    #expect(chunked == whole, "\((path as NSString).lastPathComponent) with values over 256 bytes chunked, pieces of \(sizes), arrays: \(asArrays)")
+                    if bytes.count > 10_000 { #expect(chunks > 0) }
+                }
             }
-            // Large values arrive in chunks, never whole, and the result is the same.
-            let (chunked, chunks) = try Self.parseInPieces(bytes, syntax, sizes: [1000, 3], maximumBufferedValue: 256)
-            #expect(chunked == whole, "\((path as NSString).lastPathComponent) with values over 256 bytes chunked")
-            if bytes.count > 10_000 { #expect(chunks > 0) }
         }
     }
 
@@ -77,7 +88,8 @@ import Testing
         var offset = 0
         while offset < bytes.count {
             let n = min(65536, bytes.count - offset)
-            try parser.append(bytes[offset..<(offset + n)])
+            // Whole arrays: a piece inside the value is handed out as it came, swapped.
+            try parser.append(Array(bytes[offset..<(offset + n)]))
             offset += n
             while let event = try parser.next() {
                 if case .valueChunk(let chunk) = event {

@@ -101,3 +101,28 @@ import Testing
         #expect(throws: DICOMError.self) { try PartFile(directory: "/nonexistent-folder-for-part") }
     }
 }
+
+@Suite struct PartFileTests {
+    /// Small writes gathered, large ones kept as they came, all in order through writev,
+    /// across several flushes.
+    @Test func piecesOfEverySizeLandInOrder() throws {
+        let directory = NSTemporaryDirectory() + "partfile-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var generator = SystemRandomNumberGenerator()
+        var expected: [UInt8] = []
+        let part = try PartFile(directory: directory)
+        // Pieces cut from a pattern at shifting offsets, so that order mistakes show (cheap to
+        // make in a debug build: this test shares two cooperative threads with the others).
+        let pattern = (0..<((1 << 20) + 256)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
+        for index in 0..<300 {
+            let size = [0, 1, 7, 4095, 4096, 16372, 70000, 1 << 20, 3][Int.random(in: 0..<9, using: &generator)]
+            let piece = Array(pattern[(index % 256)..<(index % 256 + size)])
+            expected += piece
+            try part.write(piece)
+        }
+        #expect(part.size == expected.count)
+        try part.commit(as: directory + "/done")
+        #expect(try readBytes(directory + "/done") == expected)
+    }
+}

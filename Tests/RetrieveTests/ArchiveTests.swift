@@ -168,8 +168,12 @@ import TestPeers
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let reader = pipe.fileHandleForReading
+        let output = await offPool { () -> String in
+            let text = String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
+        }
         #expect(process.terminationStatus == 0, "\(output)")
         #expect(output.contains("Retrieved 52 object(s)") && output.contains("movescu-demo"), "\(output)")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder + "/movescu-demo")

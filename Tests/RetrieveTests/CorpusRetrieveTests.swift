@@ -85,7 +85,7 @@ extension CorpusEntry {
     @Test func thirdPartyMoveToStorescp() async throws {
         let received = try Self.freshFolder("storescp")
         defer { try? FileManager.default.removeItem(atPath: received) }
-        let storescp = try PeerProcess("/usr/bin/storescp", ["-aet", "STORESCP", "-od", received, "{port}"])
+        let storescp = try await PeerProcess.start("/usr/bin/storescp", ["-aet", "STORESCP", "-od", received, "{port}"])
         defer { storescp.stop() }
         let archive = try await DCMTKArchive(destinations: [("STORESCP", storescp.port)])
         defer { archive.stop() }
@@ -131,7 +131,7 @@ extension CorpusEntry {
             address: 127.0.0.1
             port: \(port)
         """.write(toFile: folder + "/qrscp.ini", atomically: true, encoding: .utf8)
-        let qrscp = try PeerProcess(try pythonPath(), ["-m", "pynetdicom", "qrscp", "-q", "-c", folder + "/qrscp.ini", "--port", "{port}"], directory: folder)
+        let qrscp = try await PeerProcess.start(try pythonPath(), ["-m", "pynetdicom", "qrscp", "-q", "-c", folder + "/qrscp.ini", "--port", "{port}"], directory: folder)
         defer { qrscp.stop() }
         let stored = try await runProgram("/usr/bin/storescu", ["-aec", "QRSCP", "localhost", String(qrscp.port)] + entries.map { folder + "/corpus/" + $0.file })
         #expect(stored.status == 0, "storescu into qrscp: \(stored.output)")

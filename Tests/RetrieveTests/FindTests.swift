@@ -336,7 +336,7 @@ private typealias Tag = DICOM.Tag
 
     /// A peer that accepts the TCP connection and then says nothing.
     @Test func echoToASilentPeerTimesOut() async throws {
-        let silent = try PeerProcess(try pythonPath(), ["-c", """
+        let silent = try await PeerProcess.start(try pythonPath(), ["-c", """
             import socket, sys, time
             s = socket.socket()
             s.bind(("127.0.0.1", int(sys.argv[1])))

@@ -72,7 +72,7 @@ import TestPeers
             ARCHIVE \(folder)/db RW (100, 1024mb) ANY
             AETable END
             """.write(toFile: folder + "/dcmqrscp.cfg", atomically: true, encoding: .utf8)
-            peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", folder + "/dcmqrscp.cfg", "{port}"])
+            peer = try await PeerProcess.start("/usr/bin/dcmqrscp", ["-c", folder + "/dcmqrscp.cfg", "{port}"])
         }
 
         func stop() {
@@ -183,7 +183,7 @@ import TestPeers
             #expect(missing.status == 45, "\(program): \(missing.output)")
         }
         // Our storage port already taken: 60.
-        let squatter = try PeerProcess(try pythonPath(), ["-c", "import socket,sys,time\ns=socket.socket()\ns.bind(('0.0.0.0',int(sys.argv[1])))\ns.listen(1)\ntime.sleep(60)", "{port}"])
+        let squatter = try await PeerProcess.start(try pythonPath(), ["-c", "import socket,sys,time\ns=socket.socket()\ns.bind(('0.0.0.0',int(sys.argv[1])))\ns.listen(1)\ntime.sleep(60)", "{port}"])
         defer { squatter.stop() }
         for program in [Self.ours, "/usr/bin/movescu"] {
             let taken = try await runProgram(program, ["+P", String(squatter.port), "-aec", "ARCHIVE"] + query + ["localhost", String(archive.peer.port)])
@@ -385,7 +385,7 @@ import TestPeers
                     c.sendall(bytes([7, 0, 0, 0, 0, 4, 0, 0, 0, 0])); break
             c.close()
         """
-        let peer = try PeerProcess(try pythonPath(), ["-c", script, "{port}"])
+        let peer = try await PeerProcess.start(try pythonPath(), ["-c", script, "{port}"])
         defer { peer.stop() }
         let query = ["-S", "-aec", "ANY", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3"]
         let theirs = try await Self.run("/usr/bin/movescu", query + ["localhost", String(peer.port)], port: 0)

@@ -176,3 +176,31 @@ public func dataSetLines(_ path: String) async throws -> [String] {
         return normalized
     }
 }
+
+/// Runs blocking work (a wait for a process, a blocking read, a peer's start-up) on a thread
+/// of its own. Blocking in an async test holds one of the cooperative pool's threads, of which
+/// a 2-core machine has two, and the code under test needs them: two such tests at once used
+/// to stall every other test of the run for seconds.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
+
+extension PeerProcess {
+    /// `init`, off the cooperative pool (it waits up to seconds for the port to listen).
+    public static func start(_ executable: String, _ arguments: [String], directory: String? = nil) async throws -> PeerProcess {
+        try await offPool { try PeerProcess(executable, arguments, directory: directory) }
+    }
+
+    /// `stop`, off the cooperative pool.
+    public func stopped() async {
+        await offPool { self.stop() }
+    }
+}

@@ -91,19 +91,63 @@ public struct DataDictionary: Sendable {
 extension DataDictionary {
     /// Every public tag of the current standard, from the generated table.
     public static let standard: DataDictionary = {
+        // Read as bytes, not as Characters: this runs at every start of the program, and
+        // splitting the 5,000 lines as Strings cost about 0.4 billion instructions.
         var dictionary = DataDictionary()
-        for line in generatedStandardDictionary.split(separator: "\n", omittingEmptySubsequences: true) {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count >= 6, let pattern = patternFromMask(fields[0]) else {
-                preconditionFailure("generated dictionary line does not parse: \(line)")
+        var table = generatedStandardDictionary
+        table.withUTF8 { bytes in
+            var lineStart = 0
+            while lineStart < bytes.count {
+                var lineEnd = lineStart
+                while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+                if lineEnd > lineStart {
+                    dictionary.add(standardEntry(bytes[lineStart..<lineEnd]))
+                }
+                lineStart = lineEnd + 1
             }
-            let vrs = fields[1] == "na" ? [] : fields[1].split(separator: "/").compactMap { VR(rawValue: String($0)) }
-            dictionary.add(DictionaryEntry(
-                pattern: pattern, vrs: preferredOrder(vrs), vm: String(fields[2]), keyword: String(fields[3]),
-                name: String(fields[4]), isRetired: fields[5] == "R"))
         }
         return dictionary
     }()
+
+    /// One line of the generated table: mask, VRs, VM, keyword, name, R when retired.
+    private static func standardEntry(_ line: Slice<UnsafeBufferPointer<UInt8>>) -> DictionaryEntry {
+        var fields: [Slice<UnsafeBufferPointer<UInt8>>] = []
+        var fieldStart = line.startIndex
+        for index in line.indices where line[index] == UInt8(ascii: "\t") {
+            fields.append(line[fieldStart..<index])
+            fieldStart = index + 1
+        }
+        fields.append(line[fieldStart..<line.endIndex])
+        func text(_ field: Slice<UnsafeBufferPointer<UInt8>>) -> String { String(decoding: field, as: UTF8.self) }
+        guard fields.count >= 6, let pattern = hexTag(fields[0]).map({ .exact(Tag($0)) }) ?? patternFromMask(text(fields[0])[...]) else {
+            preconditionFailure("generated dictionary line does not parse: \(text(line))")
+        }
+        var vrs: [VR] = []
+        var at = fields[1].startIndex
+        while at + 1 < fields[1].endIndex {
+            if let vr = VR(bytes: fields[1][at], fields[1][at + 1]) { vrs.append(vr) }
+            at += 3  // "OB/OW"
+        }
+        return DictionaryEntry(pattern: pattern, vrs: preferredOrder(vrs), vm: text(fields[2]), keyword: text(fields[3]),
+                               name: text(fields[4]), isRetired: fields[5].first == UInt8(ascii: "R"))
+    }
+
+    /// Eight hex digits as a tag; nil for masks with x.
+    private static func hexTag(_ field: Slice<UnsafeBufferPointer<UInt8>>) -> UInt32? {
+        guard field.count == 8 else { return nil }
+        var value: UInt32 = 0
+        for c in field {
+            let digit: UInt8
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
 
     /// For tags with several VRs, the one an implicit VR stream gets (DCMTK's choice:
     /// US for US/SS, OW for OB/OW and for LUT data).

@@ -105,6 +105,19 @@ public struct DataSetParser: Sendable {
         }
     }
 
+    /// Adds bytes that arrived. When everything before them is parsed, the array itself
+    /// becomes the buffer (no copy), and a value chunk that is all of it is handed out as is.
+    public mutating func append(_ bytes: [UInt8]) throws {
+        guard inflater == nil, readIndex == buffer.count else {
+            try append(bytes[...])
+            return
+        }
+        precondition(!inputFinished, "bytes appended after finish()")
+        bufferBase += readIndex
+        readIndex = 0
+        buffer = bytes
+    }
+
     /// Says that no more bytes will come.
     public mutating func finish() {
         inputFinished = true
@@ -172,7 +185,7 @@ public struct DataSetParser: Sendable {
                     throw DICOMError.truncated(offset: offset, reason: "the stream ends inside a value with \(remaining) byte(s) still to come")
                 }
             }
-            var chunk = Array(buffer[readIndex..<(readIndex + n)])
+            var chunk = readIndex == 0 && n == buffer.count ? buffer : Array(buffer[readIndex..<(readIndex + n)])
             readIndex += n
             if encoding.bigEndian && unit > 1 { ValueCoding.swapBytes(&chunk, unit: unit) }
             let left = remaining - n

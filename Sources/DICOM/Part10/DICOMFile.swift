@@ -264,12 +264,20 @@ public enum AtomicFile {
 public final class PartFile: @unchecked Sendable {
     public let temporaryPath: String
     private var fd: Int32
-    private var buffer: [UInt8] = []
+    /// What the next flush writes, in order: large pieces as they were given, small ones
+    /// gathered.
+    private var pieces: [[UInt8]] = []
+    private var small: [UInt8] = []
+    private var pendingBytes = 0
     /// Bytes written so far.
     public private(set) var size = 0
     /// Renamed into place: nothing left to discard, and the temporary name may be reused.
     private var committed = false
     static let bufferSize = 1 << 20
+    /// Pieces at least this large are not copied; smaller ones are gathered.
+    static let smallWrite = 4096
+    /// Pieces per writev (well under IOV_MAX).
+    static let maximumPieces = 128
 
     public init(directory: String) throws {
         var template = Array((directory + "/.movescu-\(getpid())-XXXXXX.part").utf8CString)
@@ -285,7 +293,6 @@ public final class PartFile: @unchecked Sendable {
         _ = flock(fd, LOCK_EX | LOCK_NB)
         // mkstemp makes 0600; files here are ordinary output, readable as umask allows.
         fchmod(fd, 0o666 & ~PartFile.processUmask)
-        buffer.reserveCapacity(PartFile.bufferSize)
     }
 
     /// The process's umask, read without changing it (umask(2) can only be read by setting
@@ -306,33 +313,59 @@ public final class PartFile: @unchecked Sendable {
 
     public func write(_ bytes: [UInt8]) throws {
         size += bytes.count
-        // Large pieces (pixel data) go out as they are, after what is buffered: no copy.
-        if bytes.count >= 64 << 10 {
-            try flush()
-            try writeOut(bytes)
-            return
+        if bytes.count >= PartFile.smallWrite {
+            // Kept as it is (pixel data arrives in pieces of a PDV or more): no copy.
+            closeSmall()
+            pieces.append(bytes)
+        } else {
+            small.append(contentsOf: bytes)
         }
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= PartFile.bufferSize { try flush() }
+        pendingBytes += bytes.count
+        if pendingBytes >= PartFile.bufferSize || pieces.count >= PartFile.maximumPieces { try flush() }
     }
 
+    private func closeSmall() {
+        guard !small.isEmpty else { return }
+        pieces.append(small)
+        small = []
+    }
+
+    /// Everything pending, in one writev(2) when the kernel takes it all.
     private func flush() throws {
-        guard !buffer.isEmpty else { return }
-        try writeOut(buffer)
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    private func writeOut(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
+        closeSmall()
+        guard !pieces.isEmpty else { return }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(pieces.count)
+        try PartFile.withVectors(pieces[...], &vectors) { vectors in
+            var index = 0
+            while index < vectors.count {
+                let n = vectors.withUnsafeBufferPointer { systemWritev(fd, $0.baseAddress! + index, Int32(vectors.count - index)) }
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw DICOMError.fileSystem(path: temporaryPath, action: "cannot write", code: errno)
                 }
-                done += n
+                var done = n
+                while index < vectors.count && done >= vectors[index].iov_len {
+                    done -= vectors[index].iov_len
+                    index += 1
+                }
+                if done > 0 {
+                    vectors[index].iov_base += done
+                    vectors[index].iov_len -= done
+                }
             }
+        }
+        pieces.removeAll(keepingCapacity: true)
+        pendingBytes = 0
+    }
+
+    /// The pieces' bytes as I/O vectors, valid inside `body`.
+    private static func withVectors(_ pieces: ArraySlice<[UInt8]>, _ vectors: inout [iovec],
+                                    _ body: (inout [iovec]) throws -> Void) throws {
+        guard let first = pieces.first else { return try body(&vectors) }
+        try first.withUnsafeBytes { raw in
+            vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count))
+            try withVectors(pieces.dropFirst(), &vectors, body)
         }
     }
 
@@ -411,11 +444,11 @@ extension PartFile {
     }
 }
 
-/// write(2), under a name that does not collide with the `write` methods here.
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+/// writev(2), under a name that does not collide with the `write` methods here.
+private func systemWritev(_ fd: Int32, _ vectors: UnsafePointer<iovec>, _ count: Int32) -> Int {
     #if canImport(Glibc)
-    return Glibc.write(fd, buffer, count)
+    return Glibc.writev(fd, vectors, count)
     #else
-    return Darwin.write(fd, buffer, count)
+    return Darwin.writev(fd, vectors, count)
     #endif
 }
