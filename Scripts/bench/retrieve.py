@@ -5,6 +5,10 @@ TCP_NODELAY=1 in its environment) and by pynetdicom's movescu, in turns, R round
 medians (wall time, images/s, MB/s, CPU seconds, peak RSS) and our ratio to each.
 
   Scripts/bench/retrieve.py [--images 1000] [--rounds 5] [--only ours,dcmtk,...] [--no-build]
+                            [--baseline PATH]
+
+--baseline runs another build of our movescu (an earlier commit's, say) as one more tool in
+the same rounds, for a change's before and after.
 """
 import argparse
 import os
@@ -16,13 +20,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as b  # noqa: E402
 
 TOOLS = ["ours", "dcmtk", "dcmtk-nodelay", "pynetdicom"]
+BASELINE = [None]
 
 
 def command(tool, movescu, port, archive_port, study, out):
     keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study]
-    ae = {"ours": "OURS", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}[tool]
-    if tool == "ours":
-        return [movescu, "--batch", "-S", "-aet", ae, "-aem", ae, "-aec", "ARCHIVE", "+P", str(port), "-od", out] + keys + [
+    ae = {"ours": "OURS", "baseline": "BASELINE", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}[tool]
+    if tool in ("ours", "baseline"):
+        return [movescu if tool == "ours" else BASELINE[0], "--batch", "-S", "-aet", ae, "-aem", ae, "-aec", "ARCHIVE", "+P", str(port), "-od", out] + keys + [
             "localhost", str(archive_port)], None
     if tool.startswith("dcmtk"):
         env = dict(os.environ)
@@ -41,12 +46,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", default=",".join(TOOLS))
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--baseline", help="another build of our movescu to run as 'baseline'")
     args = parser.parse_args()
     tools = [t for t in args.only.split(",") if t]
+    if args.baseline:
+        BASELINE[0] = os.path.abspath(args.baseline)
+        tools.insert(1, "baseline")
     movescu = b.ours(build=not args.no_build)
     folder, study, total, count = b.corpus(args.images, size=args.size)
     ports = {t: b.free_port() for t in tools}
-    aes = {"ours": "OURS", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}
+    aes = {"ours": "OURS", "baseline": "BASELINE", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}
     archive = b.Archive(folder, {aes[t]: ports[t] for t in tools})
     results = {t: [] for t in tools}
     os.makedirs(b.OUT, exist_ok=True)

@@ -113,8 +113,41 @@ import Testing
             while let pdu = try decoder.decode(buffer: &buffer) { produced.append(pdu) }
             #expect(buffer.readableBytes == 0)
         }
-        #expect(produced.count == 2)
-        guard case .pData(let first) = produced.first else { Issue.record("not a P-DATA-TF"); return }
-        #expect(first.values.count == 1 && first.values[0].data.count == 20000)
+        // The second P-DATA-TF arrives in the read that ends the first: handed on together.
+        #expect(produced.count == 1)
+        guard case .pData(let both) = produced.first else { Issue.record("not a P-DATA-TF"); return }
+        #expect(both.values.map(\.data.count) == [20000, 300])
+    }
+
+    /// P-DATA-TFs in one read come out as one, up to the limit; other PDUs stay apart, and an
+    /// error comes after the PDVs before it.
+    @Test func pDataTFsInOneReadAreHandedOnTogether() throws {
+        let release: [UInt8] = [0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]
+        let bad: [UInt8] = [0x04, 0, 0, 0, 0, 0]
+        var stream = Self.pData([(1, 0, 100)]) + Self.pData([(1, 0, 200), (1, 2, 50)]) + release + Self.pData([(1, 3, 10)])
+        var decoder = PDUDecoder(maximumLength: 65536)
+        var buffer = ByteBuffer(bytes: stream)
+        var produced: [PDU] = []
+        while let pdu = try decoder.decode(buffer: &buffer) { produced.append(pdu) }
+        #expect(produced.map(\.name) == ["P-DATA-TF", "A-RELEASE-RQ", "P-DATA-TF"])
+        if case .pData(let first) = produced.first { #expect(first.values.map(\.data.count) == [100, 200, 50]) }
+
+        stream = Self.pData([(1, 0, 100)]) + bad
+        decoder = PDUDecoder(maximumLength: 65536)
+        buffer = ByteBuffer(bytes: stream)
+        produced = []
+        #expect(throws: PDataTF.noValues) {
+            while let pdu = try decoder.decode(buffer: &buffer) { produced.append(pdu) }
+        }
+        #expect(produced.count == 1, "the PDV before the error is handed on first")
+
+        // 40 PDUs of 60,000 bytes: merged up to a MiB at a time.
+        stream = (0..<40).flatMap { _ in Self.pData([(1, 0, 60000)]) }
+        decoder = PDUDecoder(maximumLength: 65536)
+        buffer = ByteBuffer(bytes: stream)
+        produced = []
+        while let pdu = try decoder.decode(buffer: &buffer) { produced.append(pdu) }
+        let counts = produced.map { pdu -> Int in if case .pData(let p) = pdu { p.values.count } else { 0 } }
+        #expect(counts.reduce(0, +) == 40 && counts.count == 3 && counts.allSatisfy { $0 <= 18 }, "\(counts)")
     }
 }

@@ -7,8 +7,14 @@ import NIOCore
 /// P-DATA-TF PDUs are taken apart as their bytes arrive: each PDV's data is copied once,
 /// from the read buffer into the PDV, and every byte of a read is consumed (a header cut by
 /// the end of a read is kept here), so NIO never has to join one read's rest to the next.
-/// Other PDUs are decoded whole by `PDU.decode`; both ways give the same PDUs and the same
-/// errors.
+/// Other PDUs are decoded whole by `PDU.decode`; both ways give the same PDVs and PDUs and
+/// the same errors.
+///
+/// P-DATA-TF PDUs that follow each other in what has arrived come out as one P-DATA-TF with
+/// all their PDVs (up to a MiB of data): for the upper layer state machine any number of
+/// P-DATA-TF PDUs in a row is the same as one, and the DIMSE layer takes each PDV on its own,
+/// so the wait for the next indication is paid once per read instead of once per PDU. Errors
+/// come after the PDVs before them.
 public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = PDU
 
@@ -32,12 +38,40 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     /// The P-DATA-TF's PDVs so far, and the data of the one arriving.
     private var values: [PresentationDataValue] = []
     private var data: [UInt8] = []
+    /// PDVs of P-DATA-TFs complete but not handed on yet, and their bytes.
+    private var completed: [PresentationDataValue] = []
+    private var completedBytes = 0
+    /// An error found after complete PDVs, thrown once those are handed on.
+    private var pendingError: (any Error)?
+    /// How much data merged P-DATA-TFs carry at most.
+    static let mergeLimit = 1 << 20
 
     public init(maximumLength: UInt32) {
         self.maximumLength = maximumLength
     }
 
     public mutating func decode(buffer: inout ByteBuffer) throws -> PDU? {
+        if let error = pendingError {
+            pendingError = nil
+            throw error
+        }
+        do {
+            if let pdu = try decodeNext(buffer: &buffer) { return pdu }
+        } catch {
+            guard !completed.isEmpty else { throw error }
+            pendingError = error
+        }
+        guard !completed.isEmpty else { return nil }
+        defer {
+            completed = []
+            completedBytes = 0
+        }
+        return .pData(PDataTF(values: completed))
+    }
+
+    /// The next PDU other than a P-DATA-TF, or nil once more bytes are needed or complete
+    /// P-DATA-TF PDVs are to be handed on.
+    private mutating func decodeNext(buffer: inout ByteBuffer) throws -> PDU? {
         while true {
             switch state {
             case .pduHeader:
@@ -61,8 +95,14 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
             case .pdvHeader(let left):
                 if left == 0 {
                     state = .pduHeader
-                    defer { values = [] }
-                    return .pData(PDataTF(values: values))
+                    completed.append(contentsOf: values)
+                    values = []
+                    // Go on while a P-DATA-TF follows in what has arrived.
+                    guard completedBytes < PDUDecoder.mergeLimit, partialHeader.isEmpty,
+                          buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == PDU.TypeCode.pData.rawValue else {
+                        return nil
+                    }
+                    continue
                 }
                 if left < 6 {
                     // Too short for a PDV: the whole-PDU decoder's error for these bytes.
@@ -91,6 +131,7 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
                 }
                 values.append(PresentationDataValue(contextID: contextID, isCommand: control & 1 != 0,
                                                     isLast: control & 2 != 0, data: data))
+                completedBytes += data.count
                 data = []
                 state = .pdvHeader(left: left - n)
             }
