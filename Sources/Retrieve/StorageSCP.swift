@@ -32,8 +32,15 @@ final class StorageSCP: Sendable {
         var request: CStoreRQ
         var contextID: UInt8
         var transferSyntax: String
-        /// Where the object is being written; nil with --ignore or once refused.
+        /// Where the object is being written: made by the first write job (so that an object
+        /// below a MiB costs one thread-pool job, not three); nil before that, with --ignore
+        /// and once refused.
         var sink: ObjectSink?
+        /// The object is to be written (not --ignore, not refused when it began).
+        var storing = false
+        var syntax: TransferSyntax?
+        /// What the last write job's finish gave, when it ran with the last fragment.
+        var outcome: Result<(String, Bool), StoreFailure>?
         /// Fragments not yet handed to the sink (kept as they came, not copied together): the
         /// thread pool is asked once a MiB, not once a PDV.
         var pending: [[UInt8]] = []
@@ -64,19 +71,11 @@ final class StorageSCP: Sendable {
                     guard var current = incoming else { continue }
                     emit(.storeProgress(id: association.id, bytes: bytes.count))
                     current.bytes += bytes.count
-                    if current.refusal == nil, let sink = current.sink {
+                    if current.refusal == nil && current.storing {
                         current.pending.append(bytes)
                         current.pendingBytes += bytes.count
                         if current.pendingBytes >= StorageSCP.writeChunk || isLast {
-                            let fragments = current.pending
-                            current.pending = []
-                            current.pendingBytes = 0
-                            do {
-                                try await pool.runIfActive { for fragment in fragments { try sink.consume(fragment) } }
-                            } catch {
-                                current.refusal = StorageSCP.refusal(for: error)
-                                current.systemCode = StorageSCP.systemCode(of: error)
-                            }
+                            await write(&current, finishing: isLast)
                         }
                     }
                     incoming = current
@@ -132,14 +131,50 @@ final class StorageSCP: Sendable {
             incoming.refusal = (.cannotUnderstand, "unknown transfer syntax \(incoming.transferSyntax)")
             return incoming
         }
-        let options = self.options
+        incoming.storing = true
+        incoming.syntax = syntax
+        return incoming
+    }
+
+    /// The fragments pending, in one thread-pool job that first makes the sink (for the
+    /// object's first write) and, with the last fragment, also finishes the object.
+    private func write(_ incoming: inout Incoming, finishing: Bool) async {
+        let fragments = incoming.pending
+        incoming.pending = []
+        incoming.pendingBytes = 0
+        let existing = incoming.sink
+        let (rq, options) = (incoming.request, self.options)
+        guard let syntax = incoming.syntax else { return }
+        struct CannotCreate: Error { var underlying: any Error }
         do {
-            incoming.sink = try await pool.runIfActive { try ObjectSink(request: rq, transferSyntax: syntax, options: options) }
+            let (sink, outcome) = try await pool.runIfActive { () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?) in
+                let sink: ObjectSink
+                if let existing {
+                    sink = existing
+                } else {
+                    do {
+                        sink = try ObjectSink(request: rq, transferSyntax: syntax, options: options)
+                    } catch {
+                        throw CannotCreate(underlying: error)
+                    }
+                }
+                do {
+                    for fragment in fragments { try sink.consume(fragment) }
+                } catch {
+                    sink.discard()
+                    throw error
+                }
+                return (sink, finishing ? sink.finish() : nil)
+            }
+            incoming.sink = sink
+            incoming.outcome = outcome
+        } catch let error as CannotCreate {
+            incoming.refusal = (.storeOutOfResources, "cannot write in \(options.outputDirectory): \(error.underlying)")
+            incoming.systemCode = StorageSCP.systemCode(of: error.underlying)
         } catch {
-            incoming.refusal = (.storeOutOfResources, "cannot write in \(options.outputDirectory): \(error)")
+            incoming.refusal = StorageSCP.refusal(for: error)
             incoming.systemCode = StorageSCP.systemCode(of: error)
         }
-        return incoming
     }
 
     /// Removes what was written of an object. Directly, not on the thread pool: this also
@@ -158,17 +193,25 @@ final class StorageSCP: Sendable {
             fail(rq.affectedSOPInstanceUID, status, reason, systemCode: incoming.systemCode)
             return status
         }
-        guard let sink = incoming.sink else {
+        guard incoming.storing else {
             // --ignore: received, acknowledged, not kept.
             record(ReceivedObject(path: nil, sopClassUID: rq.affectedSOPClassUID, sopInstanceUID: rq.affectedSOPInstanceUID,
                                   transferSyntax: incoming.transferSyntax, bytes: incoming.bytes, seconds: seconds))
             return .success
         }
+        guard let sink = incoming.sink else {
+            fail(rq.affectedSOPInstanceUID, .storeOutOfResources, "nothing of the object could be written")
+            return .storeOutOfResources
+        }
         let result: Result<(String, Bool), StoreFailure>
-        do {
-            result = try await pool.runIfActive { sink.finish() }
-        } catch {
-            result = .failure(StoreFailure(status: .storeOutOfResources, reason: "\(error)"))
+        if let outcome = incoming.outcome {
+            result = outcome
+        } else {
+            do {
+                result = try await pool.runIfActive { sink.finish() }
+            } catch {
+                result = .failure(StoreFailure(status: .storeOutOfResources, reason: "\(error)"))
+            }
         }
         switch result {
         case .success(let (path, overwritten)):
