@@ -30,14 +30,16 @@ import Testing
     }
 
     func expectNothingLeft(_ acceptor: AssociationAcceptor, _ record: AcceptorRecord, connections: Int) async {
-        #expect(await eventually { record.closedCount == connections }, "\(record.closedCount) of \(connections) connections closed")
+        #expect(await eventually { record.closedCount == connections },
+                "\(record.closedCount) of \(connections) connections closed; events: \(record.events)")
         #expect(acceptor.activeConnections == 0)
         #expect(await eventually { socketsHeld(onLocalPort: acceptor.port) == 1 }, "only the listening socket is left")
     }
 
     @Test func aPDULengthOf4GBIsRefusedWithAnAbort() async throws {
         let record = AcceptorRecord()
-        let acceptor = try await acceptor(record)
+        // After the A-ABORT (AA-1) the acceptor waits for the peer to close, at most ARTIM.
+        let acceptor = try await acceptor(record, timers: 3)
         let client = try RawClient(port: acceptor.port)
         client.send([0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 64))
         let answer = await client.read(count: 10)

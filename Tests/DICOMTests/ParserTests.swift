@@ -61,12 +61,14 @@ import Testing
             let whole = try DICOMFile.read(path: path).dataSet
             let (bytes, syntax) = try Self.dataSetBytes(path)
             for asArrays in [false, true] {
-                for sizes in [[1], [7, 1, 300], [4096], [65536]] {
+                // Arrays take another path only where a piece starts after all is parsed:
+                // fewer sizes for them (this test is CPU work in a debug build).
+                for sizes in asArrays ? [[7, 1, 300], [4096]] : [[1], [7, 1, 300], [4096], [65536]] {
                     let (pieces, _) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 1 << 20, asArrays: asArrays)
                     #expect(pieces == whole, "\((path as NSString).lastPathComponent) in pieces of \(sizes), arrays: \(asArrays)")
                 }
                 // Large values arrive in chunks, never whole, and the result is the same.
-                for sizes in [[1000, 3], [5000], [4096, 8192, 7]] {
+                for sizes in asArrays ? [[5000], [4096, 8192, 7]] : [[1000, 3]] {
                     let (chunked, chunks) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 256, asArrays: asArrays)
                     #expect(chunked == whole, "\((path as NSString).lastPathComponent) with values over 256 bytes chunked, pieces of \(sizes), arrays: \(asArrays)")
                     if bytes.count > 10_000 { #expect(chunks > 0) }
