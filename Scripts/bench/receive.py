@@ -68,7 +68,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--senders", default="1,4,16")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--receivers", default=",".join(RECEIVERS), help="which of " + ", ".join(RECEIVERS))
     args = parser.parse_args()
+    receivers = [r for r in args.receivers.split(",") if r in RECEIVERS]
     if not args.no_build:
         subprocess.run(["swift", "build", "-c", "release", "--product", "receive-bench"], cwd=b.ROOT, check=True,
                        stdout=subprocess.DEVNULL)
@@ -76,13 +78,13 @@ def main():
     folder, _, total, count = b.corpus(args.images)
     files = sorted(os.path.join(folder, "files", f) for f in os.listdir(os.path.join(folder, "files")))
     senders_list = [int(s) for s in args.senders.split(",")]
-    results = {(k, s): [] for k in RECEIVERS for s in senders_list}
+    results = {(k, s): [] for k in receivers for s in senders_list}
     os.makedirs(b.OUT, exist_ok=True)
     work = tempfile.mkdtemp(prefix="bench-receive-", dir=b.OUT)
     try:
         for round_ in range(args.rounds):
             for senders in senders_list:
-                for kind in RECEIVERS:
+                for kind in receivers:
                     r = run(kind, files, senders, bench, work, "%s-%d-%d" % (kind, senders, round_))
                     results[(kind, senders)].append(r)
                     print("round %d %2d sender(s) %-17s %6.2f s  cpu %6.2f s  rss %6.1f MB" % ((round_ + 1, senders, kind) + r),
@@ -92,11 +94,11 @@ def main():
     mb = total / 1e6
     rows = []
     for senders in senders_list:
-        med = {k: tuple(b.median([r[i] for r in results[(k, senders)]]) for i in range(3)) for k in RECEIVERS}
-        for kind in RECEIVERS:
+        med = {k: tuple(b.median([r[i] for r in results[(k, senders)]]) for i in range(3)) for k in receivers}
+        for kind in receivers:
             wall, cpu, rss = med[kind]
             row = [str(senders), kind, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss]
-            row += ["", ""] if kind == "ours" else ["%.2f" % (med["ours"][0] / wall), "%.2f" % (med["ours"][1] / cpu)]
+            row += ["", ""] if kind == "ours" or "ours" not in med else ["%.2f" % (med["ours"][0] / wall), "%.2f" % (med["ours"][1] / cpu)]
             rows.append(row)
     print("%d CT images, %.0f MB, sent by storescu (TCP_NODELAY=1), output in %s; medians of %d rounds; %s"
           % (count, mb, b.OUT, args.rounds, b.machine()))
