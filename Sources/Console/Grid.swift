@@ -34,18 +34,46 @@ public struct Grid: Equatable, Sendable {
         set { cells[y * width + x] = newValue }
     }
 
-    /// Columns a character takes on a terminal: 2 for East Asian wide and fullwidth ones,
-    /// 1 otherwise (control characters are drawn as a dot).
-    public static func columns(_ character: Character) -> Int {
-        guard let scalar = character.unicodeScalars.first?.value else { return 1 }
-        switch scalar {
+    /// Columns one scalar takes on a terminal: 0 for marks and format characters that join
+    /// the one before (accents, ZWJ, variation selectors, zero-width space), 2 for East Asian
+    /// wide and fullwidth ones and emoji, 1 otherwise.
+    public static func columns(_ scalar: Unicode.Scalar) -> Int {
+        let value = scalar.value
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .enclosingMark, .format: return 0
+        default: break
+        }
+        switch value {
+        case 0x1160...0x11FF:  // Hangul vowels and final consonants join the syllable before
+            return 0
         case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
              0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
              0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD:
             return 2
         default:
-            return 1
+            return scalar.properties.isEmojiPresentation ? 2 : 1
         }
+    }
+
+    /// What a cell shows for a character, and its columns (0: nothing is shown). A character
+    /// is one grapheme, but terminals and curses disagree on sequences of several visible
+    /// scalars (emoji joined by ZWJ, flags): such a sequence shows its first scalar only, so
+    /// that a row of wire text (a patient's name) never ends up wider than the grid thinks.
+    /// A lone zero-width character shows nothing; control characters show as a dot.
+    public static func display(_ character: Character) -> (text: String, columns: Int) {
+        let scalars = character.unicodeScalars
+        guard scalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F && !(0x80...0x9F).contains($0.value) }) else {
+            return (".", 1)
+        }
+        let visible = scalars.filter { columns($0) > 0 }
+        guard let first = visible.first else { return ("", 0) }
+        if visible.count == 1 { return (String(character), columns(first)) }
+        return (String(first), columns(first))
+    }
+
+    /// Columns a character takes where the grid draws it.
+    public static func columns(_ character: Character) -> Int {
+        display(character).columns
     }
 
     /// Columns a string takes.
@@ -61,14 +89,14 @@ public struct Grid: Equatable, Sendable {
         let end = min(width, x + (limit ?? width))
         var column = x
         for character in text {
-            let wide = Grid.columns(character) == 2
-            if column + (wide ? 2 : 1) > end { break }
+            let (shown, columns) = Grid.display(character)
+            guard columns > 0 else { continue }
+            if column + columns > end { break }
             if column >= 0 {
-                let printable = character.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && !(0x80...0x9F).contains($0.value) }
-                self[column, y] = Cell(text: printable ? String(character) : ".", role: role)
-                if wide { self[column + 1, y] = Cell(text: "", role: role) }
+                self[column, y] = Cell(text: shown, role: role)
+                if columns == 2 { self[column + 1, y] = Cell(text: "", role: role) }
             }
-            column += wide ? 2 : 1
+            column += columns
         }
         return column - x
     }

@@ -101,6 +101,34 @@ import Testing
         #expect(control.row(0).hasPrefix("a.[2Jb."))
     }
 
+    /// Graphemes of several scalars: what each takes must be what it is drawn as, or a row of
+    /// wire text pushes the border out of place.
+    @Test func joinedAndZeroWidthCharactersKeepRowsAligned() {
+        let cases: [(String, String, Int)] = [
+            ("e\u{301}ve", "e\u{301}ve", 3),                      // a combining accent joins its letter
+            ("\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}ab", "\u{1F468}ab", 4),  // a ZWJ family: its first emoji
+            ("\u{1F1EB}\u{1F1F7}x", "\u{1F1EB}x", 3),              // a flag: its first regional indicator
+            ("\u{1F44D}\u{1F3FD}", "\u{1F44D}", 2),                // a skin tone modifier
+            ("a\u{200B}b", "ab", 2),                                // a zero-width space shows nothing
+            ("\u{2764}\u{FE0F}!", "\u{2764}\u{FE0F}!", 2),         // a variation selector takes no column
+            ("\u{1100}\u{1161}\u{11A8}", "\u{1100}\u{1161}\u{11A8}", 2),  // a Hangul syllable in jamo
+            ("\u{1F600}", "\u{1F600}", 2),
+            ("a\r\nb", "a.b", 3),
+        ]
+        for (text, shown, columns) in cases {
+            var grid = Grid(width: 12, height: 1)
+            grid.box(x: 0, y: 0, width: 12, height: 1, title: "")
+            let used = grid.put(text, x: 1, y: 0, limit: 10)
+            #expect(used == columns, "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+            #expect(Grid.columns(text) == columns)
+            let row = grid.row(0)
+            #expect(row.hasPrefix(String(row.first!) + shown), "\(row)")
+            // Whatever was drawn, the cells add up to the grid's width.
+            let drawn = (0..<12).filter { !grid[$0, 0].isContinuation }.map { grid[$0, 0].text }
+            #expect(drawn.reduce(0) { $0 + Grid.columns($1) } == 12, "\(drawn)")
+        }
+    }
+
     @Test func findResultsWithUTF8NamesArePickedAndMoved() throws {
         var model = ConsoleModel(configuration: Self.configuration())
         guard case .find(_, let identifier) = model.handle(.character("f")) else { Issue.record("f did not start a find"); return }
