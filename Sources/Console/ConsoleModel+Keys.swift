@@ -136,6 +136,7 @@ extension ConsoleModel {
         }
         let identifier = QueryKeys.findIdentifier(query, model: configuration.model)
         resultsModel = configuration.model
+        resultsPeer = ResultsPeer(host: configuration.peerHost, port: configuration.peerPort, calledAETitle: configuration.calledAETitle)
         resultsLevel = QueryKeys.level(of: identifier) ?? "STUDY"
         results = []
         picked = []
@@ -342,9 +343,22 @@ extension ConsoleModel {
         if resultsModel != configuration.model {
             note("the results came from a \(Self.modelName(resultsModel)) find; moving them with that model", .dim)
         }
-        let chosen = configuration.model
+        let chosen = configuration
         configuration.model = resultsModel
-        defer { configuration.model = chosen }
+        if let source = resultsPeer,
+           source != ResultsPeer(host: configuration.peerHost, port: configuration.peerPort, calledAETitle: configuration.calledAETitle) {
+            // The UIDs are the searched archive's: another archive may not know them.
+            note("the results came from \(source.calledAETitle) at \(source.host):\(source.port); moving them from there", .dim)
+            configuration.peerHost = source.host
+            configuration.peerPort = source.port
+            configuration.calledAETitle = source.calledAETitle
+        }
+        defer {
+            configuration.model = chosen.model
+            configuration.peerHost = chosen.peerHost
+            configuration.peerPort = chosen.peerPort
+            configuration.calledAETitle = chosen.calledAETitle
+        }
         return startMove(query: identifiers)
     }
 

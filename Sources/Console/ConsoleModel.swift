@@ -158,6 +158,15 @@ public struct ConsoleModel: Sendable {
     public var resultsLevel = "STUDY"
     /// The model of the find the results came from; their moves use it.
     public var resultsModel: QueryRetrieveModel = .patientRoot
+    /// The archive the results came from (host, port, called AE title): their moves go there,
+    /// whichever peer is selected by then.
+    public var resultsPeer: ResultsPeer?
+
+    public struct ResultsPeer: Equatable, Sendable {
+        public var host: String
+        public var port: Int
+        public var calledAETitle: String
+    }
     public var resultIndex = 0
     public var picked: Set<Int> = []
     /// The identifiers of the last move, for repeat.

@@ -129,6 +129,27 @@ import Testing
         }
     }
 
+    /// Results found on one archive are moved from that archive, even with another peer
+    /// selected since; the selection is left as it was.
+    @Test func resultsAreMovedFromTheArchiveTheyCameFrom() throws {
+        var model = ConsoleModel(configuration: Self.configuration())
+        guard case .find = model.handle(.character("f")) else { Issue.record("f did not start a find"); return }
+        var result = DataSet()
+        result.setString("STUDY", for: QueryKeys.levelTag, vr: .CS)
+        result.setString("1.2.9.7", for: Tag(0x0020, 0x000D), vr: .UI)
+        model.apply(FindEvent.result(number: 1, identifier: result, status: DIMSEStatus(0xFF00)), at: 2)
+        model.apply(FindEvent.finished(FindSummary()), at: 3)
+        // Another peer is selected.
+        model.configuration.peerHost = "other.example"
+        model.configuration.peerPort = 104
+        model.configuration.calledAETitle = "OTHER"
+        guard case .move(let move) = model.handle(.enter) else { Issue.record("Enter did not move"); return }
+        #expect(move.peerHost == "pacs.example" && move.peerPort == 11113 && move.calledAETitle == "ARCHIVE")
+        #expect(move.identifiers.map { $0.string(Tag(0x0020, 0x000D)) } == ["1.2.9.7"])
+        #expect(model.log.contains { $0.text.contains("came from ARCHIVE at pacs.example:11113") }, "\(model.log.map(\.text))")
+        #expect(model.configuration.peerHost == "other.example" && model.configuration.calledAETitle == "OTHER")
+    }
+
     @Test func findResultsWithUTF8NamesArePickedAndMoved() throws {
         var model = ConsoleModel(configuration: Self.configuration())
         guard case .find(_, let identifier) = model.handle(.character("f")) else { Issue.record("f did not start a find"); return }
