@@ -141,10 +141,35 @@ public struct PeerBook: Equatable, Sendable {
     public var settings: Settings
     /// In file order; `add` appends.
     public var peers: [Peer]
+    /// The file's comment lines, so that a save keeps them.
+    public var comments = Comments()
+
+    /// Comment lines kept with what they belong to: the block before the first section
+    /// (`opening`), each section's block right above its header (`before`) and those among
+    /// its keys (`inside`, written after the header on a save), and those after the last
+    /// key (`closing`). Blank lines are not kept.
+    public struct Comments: Equatable, Sendable {
+        public struct Section: Equatable, Sendable {
+            public var before: [String] = []
+            public var inside: [String] = []
+        }
+        public var opening: [String] = []
+        public var closing: [String] = []
+        /// By `PeerBook.commentKey`: "settings", or "peer " and the lower-cased peer name.
+        public var sections: [String: Section] = [:]
+        public init() {}
+    }
+
+    static func commentKey(peer name: String) -> String { "peer " + name.lowercased() }
 
     public init(settings: Settings = Settings(), peers: [Peer] = []) {
         self.settings = settings
         self.peers = peers
+    }
+
+    /// Equal settings and peers; comments are not compared.
+    public static func == (a: PeerBook, b: PeerBook) -> Bool {
+        a.settings == b.settings && a.peers == b.peers
     }
 
     /// Files bigger than this are refused unread: a peers file is typed by hand, and a
@@ -250,8 +275,19 @@ public struct PeerBook: Equatable, Sendable {
         var port: Int?
         var notes = ""
         var number = 0
+        /// Comment lines not yet given to a section.
+        var pendingComments: [String] = []
+        var sawSection = false
 
         init(file: String) { self.file = file }
+
+        var currentCommentKey: String? {
+            switch section {
+            case .none: return nil
+            case .settings: return "settings"
+            case .peer(let name, _): return PeerBook.commentKey(peer: name)
+            }
+        }
 
         func fail(_ reason: String) -> PeerBookError { PeerBookError(file: file, line: number, reason: reason) }
 
@@ -260,8 +296,26 @@ public struct PeerBook: Equatable, Sendable {
             let text = PeerBook.trim(line)
             let scalars = text.unicodeScalars
             guard let first = scalars.first else { return }
-            if first == "#" { return }
-            if first == "[" { return try header(text) }
+            if first == "#" {
+                pendingComments.append(text)
+                return
+            }
+            if first == "[" {
+                let before = pendingComments
+                pendingComments = []
+                try header(text)
+                if !sawSection {
+                    book.comments.opening = before
+                } else if let key = currentCommentKey {
+                    book.comments.sections[key, default: .init()].before = before
+                }
+                sawSection = true
+                return
+            }
+            if !pendingComments.isEmpty, let key = currentCommentKey {
+                book.comments.sections[key, default: .init()].inside += pendingComments
+                pendingComments = []
+            }
 
             guard let equals = scalars.firstIndex(of: "=") else {
                 throw fail("expected 'key = value', a section header such as '[peer NAME]', or a '#' comment; found '\(PeerBook.shown(text))'")
@@ -353,6 +407,11 @@ public struct PeerBook: Equatable, Sendable {
 
         mutating func finish() throws(PeerBookError) -> PeerBook {
             try endSection()
+            if sawSection {
+                book.comments.closing = pendingComments
+            } else {
+                book.comments.opening = pendingComments
+            }
             return book
         }
 
@@ -384,26 +443,38 @@ public struct PeerBook: Equatable, Sendable {
         # Lines starting with '#' are comments. [settings] keys, all optional: calling-ae,
         # move-destination, port, output-directory, theme. Each [peer NAME] needs ae-title,
         # host and port; notes is optional. movescu rewrites this file when peers are
-        # edited in the console, and comments are not kept.
+        # edited in the console; comments stay with the section they are in or above.
 
         """
+
+    /// The header's lines, and those of earlier versions' headers.
+    static let headerLines: Set<String> = Set(header.split(separator: "\n").map(String.init) + [
+        "# edited in the console, and comments are not kept.",
+    ])
 
     /// The whole book in the file format, with a header saying what the file is. What
     /// `problem` accepts reads back equal; `save(to:)` refuses anything else.
     public func serialize() -> String {
-        var out = PeerBook.header + "\n[settings]\n"
+        func lines(_ comments: [String]) -> String { comments.map { $0 + "\n" }.joined() }
+        // Our own header lines (this version's and earlier ones') are written anew; the
+        // user's opening comments follow them.
+        let opening = PeerBook.header + lines(comments.opening.filter { !PeerBook.headerLines.contains($0) })
+        let settingsComments = comments.sections["settings"] ?? .init()
+        var out = opening + "\n" + lines(settingsComments.before) + "[settings]\n" + lines(settingsComments.inside)
         if let value = settings.callingAE { out += "calling-ae = \(value)\n" }
         if let value = settings.moveDestination { out += "move-destination = \(value)\n" }
         if let value = settings.port { out += "port = \(value)\n" }
         if let value = settings.outputDirectory { out += "output-directory = \(value)\n" }
         if let value = settings.theme { out += "theme = \(value)\n" }
         for peer in peers {
-            out += "\n[peer \(peer.name)]\n"
+            let peerComments = comments.sections[PeerBook.commentKey(peer: peer.name)] ?? .init()
+            out += "\n" + lines(peerComments.before) + "[peer \(peer.name)]\n" + lines(peerComments.inside)
             out += "ae-title = \(peer.aeTitle)\n"
             out += "host = \(peer.host)\n"
             out += "port = \(peer.port)\n"
             if !peer.notes.isEmpty { out += "notes = \(peer.notes)\n" }
         }
+        if !comments.closing.isEmpty { out += "\n" + lines(comments.closing) }
         return out
     }
 
@@ -522,6 +593,10 @@ public struct PeerBook: Equatable, Sendable {
             throw PeerBookError(file: "", line: 0,
                                 reason: "a peer named '\(PeerBook.shown(peers[taken].name))' already exists; peer names must differ, ignoring case")
         }
+        let oldKey = PeerBook.commentKey(peer: peers[position].name), newKey = PeerBook.commentKey(peer: peer.name)
+        if oldKey != newKey, let kept = comments.sections.removeValue(forKey: oldKey) {
+            comments.sections[newKey] = kept
+        }
         peers[position] = peer
     }
 
@@ -531,6 +606,7 @@ public struct PeerBook: Equatable, Sendable {
         guard let position = index(of: name) else {
             throw PeerBookError(file: "", line: 0, reason: "there is no peer named '\(PeerBook.shown(name))'")
         }
+        comments.sections[PeerBook.commentKey(peer: peers[position].name)] = nil
         return peers.remove(at: position)
     }
 

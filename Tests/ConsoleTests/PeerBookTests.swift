@@ -1,4 +1,4 @@
-import Console
+@testable import Console
 import Foundation
 import Testing
 
@@ -454,5 +454,67 @@ struct ScratchFolder {
         #expect(booksWithPeers > 0)
         #expect(books < 2_000)
         print("random inputs: \(books) books (\(booksWithPeers) with peers), \(2_000 - books) errors")
+    }
+}
+
+/// A hand-edited file keeps its comments through a save from the console.
+@Suite struct PeerBookCommentTests {
+    static let text = """
+        # movescu console configuration: settings and the DICOM peers of the Peers pane.
+        # edited in the console, and comments are not kept.
+        # Ward 7 machines, ask Kim before changing
+
+        [settings]
+        # our storage port is opened in the firewall
+        port = 11112
+
+        # the main archive
+        [peer archive]
+        ae-title = ARCHIVE
+        # moved to the new rack in May
+        host = pacs.example.org
+        port = 104
+
+        # research copy, read only
+        # (no moves at night)
+        [peer research]
+        ae-title = RESEARCH
+        host = 10.0.0.9
+        port = 11113
+        # end of file
+        """
+
+    @Test func commentsStayWithTheirSections() throws {
+        var book = try PeerBook.parse(Self.text, file: "x")
+        #expect(book.comments.opening == ["# movescu console configuration: settings and the DICOM peers of the Peers pane.",
+                                          "# edited in the console, and comments are not kept.",
+                                          "# Ward 7 machines, ask Kim before changing"])
+        #expect(book.comments.sections["settings"]?.inside == ["# our storage port is opened in the firewall"])
+        #expect(book.comments.sections["peer archive"]?.before == ["# the main archive"])
+        #expect(book.comments.sections["peer archive"]?.inside == ["# moved to the new rack in May"])
+        #expect(book.comments.sections["peer research"]?.before == ["# research copy, read only", "# (no moves at night)"])
+        #expect(book.comments.closing == ["# end of file"])
+
+        // A rename keeps the peer's comments; a delete drops them; an added peer has none.
+        let archive = try #require(book.peer(named: "archive"))
+        var renamed = archive
+        renamed.name = "Main"
+        try book.update("archive", to: renamed)
+        _ = try book.delete("research")
+        try book.add(Peer(name: "new", aeTitle: "NEW", host: "h", port: 1))
+        let saved = book.serialize()
+        let lines = saved.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // The old header's lines are replaced by this version's; the user's line follows.
+        #expect(saved.hasPrefix(PeerBook.header + "# Ward 7 machines, ask Kim before changing\n\n[settings]\n# our storage port"))
+        #expect(!saved.contains("comments are not kept"))
+        let main = try #require(lines.firstIndex(of: "[peer Main]"))
+        #expect(lines[main - 1] == "# the main archive" && lines[main + 1] == "# moved to the new rack in May")
+        #expect(!saved.contains("research"))
+        #expect(lines.suffix(2) == ["# end of file", ""])
+
+        // What was saved reads back with the same comments, and saves the same again.
+        let again = try PeerBook.parse(saved, file: "y")
+        #expect(again == book)
+        #expect(again.serialize() == saved)
     }
 }
