@@ -79,7 +79,8 @@ extension ConsoleModel {
                 note("nothing to repeat yet: start a move first", .warning)
                 return nil
             }
-            return startMove(query: last)
+            // From the archive and with the model the last move used.
+            return startMove(query: last, from: lastMoveSource, model: lastMoveModel)
         case .character("1"): view = .log; scrollBack = 0; return nil
         case .character("2"): view = .results; return nil
         case .character("3"): view = .trace; scrollBack = 0; return nil
@@ -124,6 +125,8 @@ extension ConsoleModel {
         var move = configuration
         move.identifiers = identifiers
         lastMove = identifiers
+        lastMoveSource = ResultsPeer(host: configuration.peerHost, port: configuration.peerPort, calledAETitle: configuration.calledAETitle)
+        lastMoveModel = configuration.model
         resetForStart()
         view = view == .trace ? .trace : .log
         return .move(move)
@@ -343,12 +346,18 @@ extension ConsoleModel {
         if resultsModel != configuration.model {
             note("the results came from a \(Self.modelName(resultsModel)) find; moving them with that model", .dim)
         }
+        return startMove(query: identifiers, from: resultsPeer, model: resultsModel, what: "the results came")
+    }
+
+    /// A move from `source` with `model` (the UIDs are that archive's: another may not know
+    /// them), whichever peer and model are selected now; the selection is left as it is.
+    mutating func startMove(query identifiers: [DataSet], from source: ResultsPeer?, model: QueryRetrieveModel?,
+                            what: String = "the last move came") -> ConsoleCommand? {
         let chosen = configuration
-        configuration.model = resultsModel
-        if let source = resultsPeer,
+        if let model { configuration.model = model }
+        if let source,
            source != ResultsPeer(host: configuration.peerHost, port: configuration.peerPort, calledAETitle: configuration.calledAETitle) {
-            // The UIDs are the searched archive's: another archive may not know them.
-            note("the results came from \(source.calledAETitle) at \(source.host):\(source.port); moving them from there", .dim)
+            note("\(what) from \(source.calledAETitle) at \(source.host):\(source.port); moving from there", .dim)
             configuration.peerHost = source.host
             configuration.peerPort = source.port
             configuration.calledAETitle = source.calledAETitle

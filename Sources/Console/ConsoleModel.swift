@@ -169,8 +169,10 @@ public struct ConsoleModel: Sendable {
     }
     public var resultIndex = 0
     public var picked: Set<Int> = []
-    /// The identifiers of the last move, for repeat.
+    /// The identifiers of the last move, for repeat, and where and how it was made.
     public var lastMove: [DataSet]?
+    public var lastMoveSource: ResultsPeer?
+    public var lastMoveModel: QueryRetrieveModel?
     public var findStatus: String?
 
     /// Times of the requests in flight by message ID, for latencies in the trace.

@@ -148,6 +148,12 @@ import Testing
         #expect(move.identifiers.map { $0.string(Tag(0x0020, 0x000D)) } == ["1.2.9.7"])
         #expect(model.log.contains { $0.text.contains("came from ARCHIVE at pacs.example:11113") }, "\(model.log.map(\.text))")
         #expect(model.configuration.peerHost == "other.example" && model.configuration.calledAETitle == "OTHER")
+        // r repeats it from the same archive.
+        model.apply(.finished(RetrieveSummary()), at: 4)
+        guard case .move(let again) = model.handle(.character("r")) else { Issue.record("r did not repeat"); return }
+        #expect(again.peerHost == "pacs.example" && again.calledAETitle == "ARCHIVE")
+        #expect(again.identifiers.map { $0.string(Tag(0x0020, 0x000D)) } == ["1.2.9.7"])
+        #expect(model.configuration.peerHost == "other.example")
     }
 
     @Test func findResultsWithUTF8NamesArePickedAndMoved() throws {
