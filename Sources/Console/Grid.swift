@@ -44,22 +44,26 @@ public struct Grid: Equatable, Sendable {
         default: break
         }
         switch value {
-        case 0x1160...0x11FF:  // Hangul vowels and final consonants join the syllable before
+        case 0x1160...0x11FF, 0xD7B0...0xD7FB:  // Hangul vowels and final consonants join the syllable before
             return 0
+        case 0x1F1E6...0x1F1FF:  // regional indicators: one column each for wcwidth, and so for curses
+            return 1
         case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
              0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
-             0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD:
+             0xFFE0...0xFFE6, 0x20000...0x3FFFD:
             return 2
         default:
+            // Emoji drawn as emoji by default; those drawn as text (a thermometer) take one.
             return scalar.properties.isEmojiPresentation ? 2 : 1
         }
     }
 
     /// What a cell shows for a character, and its columns (0: nothing is shown). A character
-    /// is one grapheme, but terminals and curses disagree on sequences of several visible
-    /// scalars (emoji joined by ZWJ, flags): such a sequence shows its first scalar only, so
-    /// that a row of wire text (a patient's name) never ends up wider than the grid thinks.
-    /// A lone zero-width character shows nothing; control characters show as a dot.
+    /// is one grapheme; curses gives it the columns of its scalars added up. Emoji sequences
+    /// (joined by ZWJ, flags, skin tones), on which terminals and curses disagree, and
+    /// anything wider than two columns show their first scalar only, so that a row of wire
+    /// text (a patient's name) never ends up wider than the grid thinks. A lone zero-width
+    /// character shows nothing; control characters show as a dot.
     public static func display(_ character: Character) -> (text: String, columns: Int) {
         let scalars = character.unicodeScalars
         guard scalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F && !(0x80...0x9F).contains($0.value) }) else {
@@ -67,7 +71,9 @@ public struct Grid: Equatable, Sendable {
         }
         let visible = scalars.filter { columns($0) > 0 }
         guard let first = visible.first else { return ("", 0) }
-        if visible.count == 1 { return (String(character), columns(first)) }
+        let total = visible.reduce(0) { $0 + columns($1) }
+        let emojiSequence = scalars.contains("\u{200D}") || visible.filter { $0.properties.isEmoji && $0.value > 0xFF }.count > 1
+        if total <= 2 && !emojiSequence { return (String(character), total) }
         return (String(first), columns(first))
     }
 

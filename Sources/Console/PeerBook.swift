@@ -275,8 +275,11 @@ public struct PeerBook: Equatable, Sendable {
         var port: Int?
         var notes = ""
         var number = 0
-        /// Comment lines not yet given to a section.
+        /// Comment lines not yet given to a section, and where their last block (after the
+        /// last blank line) starts: above the first section, that block is the section's and
+        /// the ones before it are the file's opening.
         var pendingComments: [String] = []
+        var lastBlockStart = 0
         var sawSection = false
 
         init(file: String) { self.file = file }
@@ -295,18 +298,24 @@ public struct PeerBook: Equatable, Sendable {
             self.number = number
             let text = PeerBook.trim(line)
             let scalars = text.unicodeScalars
-            guard let first = scalars.first else { return }
+            guard let first = scalars.first else {
+                lastBlockStart = pendingComments.count
+                return
+            }
             if first == "#" {
                 pendingComments.append(text)
                 return
             }
             if first == "[" {
-                let before = pendingComments
-                pendingComments = []
-                try header(text)
+                var before = pendingComments
                 if !sawSection {
-                    book.comments.opening = before
-                } else if let key = currentCommentKey {
+                    book.comments.opening = Array(pendingComments[..<lastBlockStart])
+                    before = Array(pendingComments[lastBlockStart...])
+                }
+                pendingComments = []
+                lastBlockStart = 0
+                try header(text)
+                if let key = currentCommentKey, !before.isEmpty {
                     book.comments.sections[key, default: .init()].before = before
                 }
                 sawSection = true
@@ -316,6 +325,7 @@ public struct PeerBook: Equatable, Sendable {
                 book.comments.sections[key, default: .init()].inside += pendingComments
                 pendingComments = []
             }
+            lastBlockStart = 0
 
             guard let equals = scalars.firstIndex(of: "=") else {
                 throw fail("expected 'key = value', a section header such as '[peer NAME]', or a '#' comment; found '\(PeerBook.shown(text))'")
@@ -482,6 +492,10 @@ public struct PeerBook: Equatable, Sendable {
     /// read back unchanged.
     public var problem: String? {
         if let problem = settings.problem { return "settings: \(problem)" }
+        let commentLines = comments.opening + comments.closing + comments.sections.values.flatMap { $0.before + $0.inside }
+        if let bad = commentLines.first(where: { !$0.hasPrefix("#") || $0.unicodeScalars.contains("\n") }) {
+            return "a comment line must start with '#' and hold no line break: '\(PeerBook.shown(bad))'"
+        }
         var seen: Set<String> = []
         for peer in peers {
             if let problem = peer.problem { return problem }

@@ -77,9 +77,11 @@ public enum NetworkFuzzTargets {
                 let end = min(at + max(pieces, 1), bytes.count)
                 buffer.writeBytes(bytes[at..<end])
                 at = end
-                while let pdu = try decoder.decode(buffer: &buffer) { streamed.append(pdu) }
+                // As ByteToMessageHandler does: no call on an empty buffer until the end.
+                while buffer.readableBytes > 0, let pdu = try decoder.decode(buffer: &buffer) { streamed.append(pdu) }
                 buffer.discardReadBytes()
             }
+            while let pdu = try decoder.decodeLast(buffer: &buffer, seenEOF: true) { streamed.append(pdu) }
         } catch {
             streamedError = error as? PDUError
         }

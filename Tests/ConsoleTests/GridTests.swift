@@ -107,7 +107,9 @@ import Testing
         let cases: [(String, String, Int)] = [
             ("e\u{301}ve", "e\u{301}ve", 3),                      // a combining accent joins its letter
             ("\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}ab", "\u{1F468}ab", 4),  // a ZWJ family: its first emoji
-            ("\u{1F1EB}\u{1F1F7}x", "\u{1F1EB}x", 3),              // a flag: its first regional indicator
+            ("\u{1F1EB}\u{1F1F7}x", "\u{1F1EB}x", 2),              // a flag: its first regional indicator
+            ("\u{915}\u{93F}x", "\u{915}\u{93F}x", 3),              // Devanagari: a spacing vowel sign stays
+            ("\u{1F321}t", "\u{1F321}t", 2),                        // an emoji drawn as text takes one column
             ("\u{1F44D}\u{1F3FD}", "\u{1F44D}", 2),                // a skin tone modifier
             ("a\u{200B}b", "ab", 2),                                // a zero-width space shows nothing
             ("\u{2764}\u{FE0F}!", "\u{2764}\u{FE0F}!", 2),         // a variation selector takes no column

@@ -124,6 +124,37 @@ import Testing
         await acceptor.stop()
     }
 
+    /// A complete store, then a PDV on a context that was never accepted, all in one read:
+    /// the store is still kept and answered before the abort (as when they came apart).
+    @Test func aBadPDVAfterACompleteStoreStillLetsTheStoreBeAnswered() async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record)
+        let client = try RawClient(port: acceptor.port)
+        client.send(rawAssociateRQ())
+        let header = await client.read(count: 6)
+        #expect(header.first == 0x02, "A-ASSOCIATE-AC")
+        var rest = header.count == 6 ? Int(header[2]) << 24 | Int(header[3]) << 16 | Int(header[4]) << 8 | Int(header[5]) : 0
+        while rest > 0 {
+            let got = await client.read(count: rest)
+            if got.isEmpty { break }
+            rest -= got.count
+        }
+        let command = CStoreRQ(messageID: 7, affectedSOPClassUID: "1.2.840.10008.5.1.4.1.1.2", affectedSOPInstanceUID: "1.2.3.4.6").commandSet()
+        client.send(PDU.pData(PDataTF(values: [
+            PresentationDataValue(contextID: 3, isCommand: true, isLast: true, data: command),
+            PresentationDataValue(contextID: 3, isCommand: false, isLast: true, data: [UInt8](repeating: 0, count: 100)),
+            PresentationDataValue(contextID: 99, isCommand: true, isLast: true, data: [0, 0]),
+        ])).encoded())
+        let answer = await client.readToEnd()
+        client.close()
+        #expect(answer.first == 0x04, "a P-DATA-TF (the C-STORE-RSP) first: \(answer.prefix(12))")
+        #expect(answer.suffix(10).first == 0x07, "then an A-ABORT")
+        await expectNothingLeft(acceptor, record, connections: 1)
+        #expect(record.stored.count == 1)
+        #expect(record.abortReasons.first?.contains("context 99") == true, "\(record.abortReasons)")
+        await acceptor.stop()
+    }
+
     /// Data before our answer to the association request is a protocol error (AA-8).
     @Test func dataBeforeTheAssociationIsAcceptedIsAnAbort() async throws {
         let record = AcceptorRecord()

@@ -185,8 +185,17 @@ public struct DataSetParser: Sendable {
                     throw DICOMError.truncated(offset: offset, reason: "the stream ends inside a value with \(remaining) byte(s) still to come")
                 }
             }
-            var chunk = readIndex == 0 && n == buffer.count ? buffer : Array(buffer[readIndex..<(readIndex + n)])
-            readIndex += n
+            var chunk: [UInt8]
+            if readIndex == 0 && n == buffer.count {
+                // All of the buffer: handed out as it is, and the parser lets go of it, so
+                // that a later append does not copy what the chunk holds.
+                chunk = buffer
+                buffer = []
+                bufferBase += n
+            } else {
+                chunk = Array(buffer[readIndex..<(readIndex + n)])
+                readIndex += n
+            }
             if encoding.bigEndian && unit > 1 { ValueCoding.swapBytes(&chunk, unit: unit) }
             let left = remaining - n
             pending = left == 0 ? .valueEnd : .value(remaining: left, unit: unit, isFragment: isFragment)

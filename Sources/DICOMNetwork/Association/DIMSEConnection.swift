@@ -48,6 +48,10 @@ final class DIMSEConnection: @unchecked Sendable {
     private var iterator: Inbound
     private var assembler = MessageAssembler()
     private var queued: [AssociationEvent] = []
+    /// A bad PDV found after others of the same indication: the association is aborted and
+    /// this thrown once the events before it are taken (a store completed before it is still
+    /// answered, as when the two came in separate P-DATA-TFs).
+    private var failureAfterQueued: (any Error)?
     /// Presentation context IDs a PDV may use; others are a protocol error.
     var contextIDs: Set<UInt8> = []
     var maximumPDVDataLength = 16372
@@ -88,22 +92,33 @@ final class DIMSEConnection: @unchecked Sendable {
     /// (the caller answers); throws when the association ends any other way.
     func nextEvent() async throws -> AssociationEvent? {
         while queued.isEmpty {
+            if let failure = failureAfterQueued {
+                failureAfterQueued = nil
+                abort()
+                throw failure
+            }
             guard let indication = try await nextIndication(timeout: dimseTimeout, what: "a DIMSE message") else {
                 throw AssociationFailure.aborted("the connection closed")
             }
             switch indication {
             case .data(let pdu):
-                for pdv in pdu.values {
-                    guard contextIDs.contains(pdv.contextID) else {
-                        abort()
-                        throw AssociationFailure.protocolError("the peer sent data on presentation context \(pdv.contextID), which was not accepted")
-                    }
+                pdvs: for pdv in pdu.values {
+                    let failure: AssociationFailure
                     let events: [MessageAssembler.Event]
-                    do {
-                        events = try assembler.receive(pdv)
-                    } catch {
-                        abort()
-                        throw AssociationFailure.protocolError("\(error)")
+                    if contextIDs.contains(pdv.contextID) {
+                        do {
+                            events = try assembler.receive(pdv)
+                        } catch {
+                            failure = AssociationFailure.protocolError("\(error)")
+                            if queued.isEmpty { abort(); throw failure }
+                            failureAfterQueued = failure
+                            break pdvs
+                        }
+                    } else {
+                        failure = AssociationFailure.protocolError("the peer sent data on presentation context \(pdv.contextID), which was not accepted")
+                        if queued.isEmpty { abort(); throw failure }
+                        failureAfterQueued = failure
+                        break pdvs
                     }
                     for e in events {
                         switch e {

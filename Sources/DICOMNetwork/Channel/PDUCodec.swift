@@ -13,8 +13,9 @@ import NIOCore
 /// P-DATA-TF PDUs that follow each other in what has arrived come out as one P-DATA-TF with
 /// all their PDVs (up to a MiB of data): for the upper layer state machine any number of
 /// P-DATA-TF PDUs in a row is the same as one, and the DIMSE layer takes each PDV on its own,
-/// so the wait for the next indication is paid once per read instead of once per PDU. Errors
-/// come after the PDVs before them.
+/// so the wait for the next indication is paid once per read instead of once per PDU. A bad
+/// PDU after merged ones is thrown on the next call, which NIO makes because its bytes are
+/// left in the buffer.
 public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = PDU
 
@@ -41,8 +42,10 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     /// PDVs of P-DATA-TFs complete but not handed on yet, and their bytes.
     private var completed: [PresentationDataValue] = []
     private var completedBytes = 0
-    /// An error found after complete PDVs, thrown once those are handed on.
-    private var pendingError: (any Error)?
+    /// Where the P-DATA-TF after merged ones started in the buffer: when it turns out bad,
+    /// the buffer is wound back there, the merged PDVs are handed on, and NIO, seeing bytes
+    /// left, calls again to meet the error from the start.
+    private var mergedPDUStart: Int?
     /// How much data merged P-DATA-TFs carry at most.
     static let mergeLimit = 1 << 20
 
@@ -51,15 +54,17 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     }
 
     public mutating func decode(buffer: inout ByteBuffer) throws -> PDU? {
-        if let error = pendingError {
-            pendingError = nil
-            throw error
-        }
+        mergedPDUStart = nil
         do {
             if let pdu = try decodeNext(buffer: &buffer) { return pdu }
         } catch {
-            guard !completed.isEmpty else { throw error }
-            pendingError = error
+            guard !completed.isEmpty, let start = mergedPDUStart else { throw error }
+            // That PDU began in this buffer (merging goes on only within one call).
+            buffer.moveReaderIndex(to: start)
+            state = .pduHeader
+            values = []
+            data = []
+            partialHeader = []
         }
         guard !completed.isEmpty else { return nil }
         defer {
@@ -102,6 +107,7 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
                           buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == PDU.TypeCode.pData.rawValue else {
                         return nil
                     }
+                    mergedPDUStart = buffer.readerIndex
                     continue
                 }
                 if left < 6 {
@@ -115,7 +121,8 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
                 try PDataTF.checkItem(length: length, left: left - 4)
                 try PDataTF.checkControlHeader(header[5])
                 data = []
-                data.reserveCapacity(length - 2)
+                // Not more than has come and a little: the length is the peer's word.
+                data.reserveCapacity(min(length - 2, buffer.readableBytes + 65536))
                 state = .pdvData(left: left - 6, contextID: header[4], control: header[5], missing: length - 2)
             case .pdvData(let left, let contextID, let control, let missing):
                 let n = min(missing, buffer.readableBytes)
