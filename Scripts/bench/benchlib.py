@@ -127,6 +127,11 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+def column_medians(runs, columns=3):
+    """The median of each column of a list of (wall, cpu, rss)-like tuples."""
+    return tuple(median([run[i] for run in runs]) for i in range(columns))
+
+
 def table(headers, rows):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |"

@@ -80,7 +80,7 @@ def main():
         archive.stop()
         shutil.rmtree(work, ignore_errors=True)
     mb = size / 1e6
-    med = {t: tuple(b.median([r[i] for r in results[t]]) for i in range(3)) for t in results}
+    med = {t: b.column_medians(results[t]) for t in results}
     rows = []
     for tool in results:
         wall, cpu, rss = med[tool]

@@ -94,7 +94,7 @@ def main():
     mb = total / 1e6
     rows = []
     for senders in senders_list:
-        med = {k: tuple(b.median([r[i] for r in results[(k, senders)]]) for i in range(3)) for k in receivers}
+        med = {k: b.column_medians(results[(k, senders)]) for k in receivers}
         for kind in receivers:
             wall, cpu, rss = med[kind]
             row = [str(senders), kind, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss]

@@ -80,7 +80,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     mb = total / 1e6
-    medians = {t: tuple(b.median([r[i] for r in results[t]]) for i in range(3)) for t in tools}
+    medians = {t: b.column_medians(results[t]) for t in tools}
     rows = []
     for t in tools:
         wall, cpu, rss = medians[t]

@@ -125,7 +125,7 @@ extension ConsoleModel {
         var move = configuration
         move.identifiers = identifiers
         lastMove = identifiers
-        lastMoveSource = ResultsPeer(host: configuration.peerHost, port: configuration.peerPort, calledAETitle: configuration.calledAETitle)
+        lastMoveSource = MoveSource(of: configuration)
         lastMoveModel = configuration.model
         resetForStart()
         view = view == .trace ? .trace : .log
@@ -139,7 +139,7 @@ extension ConsoleModel {
         }
         let identifier = QueryKeys.findIdentifier(query, model: configuration.model)
         resultsModel = configuration.model
-        resultsPeer = ResultsPeer(host: configuration.peerHost, port: configuration.peerPort, calledAETitle: configuration.calledAETitle)
+        resultsPeer = MoveSource(of: configuration)
         resultsLevel = QueryKeys.level(of: identifier) ?? "STUDY"
         results = []
         picked = []
@@ -351,22 +351,17 @@ extension ConsoleModel {
 
     /// A move from `source` with `model` (the UIDs are that archive's: another may not know
     /// them), whichever peer and model are selected now; the selection is left as it is.
-    mutating func startMove(query identifiers: [DataSet], from source: ResultsPeer?, model: QueryRetrieveModel?,
+    mutating func startMove(query identifiers: [DataSet], from source: MoveSource?, model: QueryRetrieveModel?,
                             what: String = "the last move came") -> ConsoleCommand? {
         let chosen = configuration
         if let model { configuration.model = model }
-        if let source,
-           source != ResultsPeer(host: configuration.peerHost, port: configuration.peerPort, calledAETitle: configuration.calledAETitle) {
+        if let source, source != MoveSource(of: configuration) {
             note("\(what) from \(source.calledAETitle) at \(source.host):\(source.port); moving from there", .dim)
-            configuration.peerHost = source.host
-            configuration.peerPort = source.port
-            configuration.calledAETitle = source.calledAETitle
+            source.apply(to: &configuration)
         }
         defer {
             configuration.model = chosen.model
-            configuration.peerHost = chosen.peerHost
-            configuration.peerPort = chosen.peerPort
-            configuration.calledAETitle = chosen.calledAETitle
+            MoveSource(of: chosen).apply(to: &configuration)
         }
         return startMove(query: identifiers)
     }

@@ -160,18 +160,32 @@ public struct ConsoleModel: Sendable {
     public var resultsModel: QueryRetrieveModel = .patientRoot
     /// The archive the results came from (host, port, called AE title): their moves go there,
     /// whichever peer is selected by then.
-    public var resultsPeer: ResultsPeer?
+    public var resultsPeer: MoveSource?
 
-    public struct ResultsPeer: Equatable, Sendable {
+    /// The archive a find or move went to: the part of the configuration a later move of its
+    /// results (or its repeat) must use again.
+    public struct MoveSource: Equatable, Sendable {
         public var host: String
         public var port: Int
         public var calledAETitle: String
+
+        public init(of configuration: RetrieveConfiguration) {
+            host = configuration.peerHost
+            port = configuration.peerPort
+            calledAETitle = configuration.calledAETitle
+        }
+
+        public func apply(to configuration: inout RetrieveConfiguration) {
+            configuration.peerHost = host
+            configuration.peerPort = port
+            configuration.calledAETitle = calledAETitle
+        }
     }
     public var resultIndex = 0
     public var picked: Set<Int> = []
     /// The identifiers of the last move, for repeat, and where and how it was made.
     public var lastMove: [DataSet]?
-    public var lastMoveSource: ResultsPeer?
+    public var lastMoveSource: MoveSource?
     public var lastMoveModel: QueryRetrieveModel?
     public var findStatus: String?
 

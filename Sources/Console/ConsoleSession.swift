@@ -162,7 +162,7 @@ public final class ConsoleSession: @unchecked Sendable {
                 frames += 1
                 if running {
                     framesWhileRunning += 1
-                    if lastDraw >= 0 { longestGapWhileRunning = max(longestGapWhileRunning, now - lastDraw) }
+                    if lastDraw >= 0 { longestGapWhileRunning = max(longestGapWhileRunning, t - lastDraw) }
                 }
                 lastDraw = t
                 dirty = false

@@ -36,10 +36,11 @@ final class StorageSCP: Sendable {
         /// below a MiB costs one thread-pool job, not three); nil before that, with --ignore
         /// and once refused.
         var sink: ObjectSink?
-        /// The object is to be written (not --ignore, not refused when it began).
-        var storing = false
+        /// The syntax the object is written in; nil when it is not written (--ignore, or
+        /// refused when it began).
         var syntax: TransferSyntax?
-        /// What the last write job's finish gave, when it ran with the last fragment.
+        var storing: Bool { syntax != nil }
+        /// What finishing the object gave: the write job with the last fragment finishes it.
         var outcome: Result<(String, Bool), StoreFailure>?
         /// Fragments not yet handed to the sink (kept as they came, not copied together): the
         /// thread pool is asked once a MiB, not once a PDV.
@@ -131,7 +132,6 @@ final class StorageSCP: Sendable {
             incoming.refusal = (.cannotUnderstand, "unknown transfer syntax \(incoming.transferSyntax)")
             return incoming
         }
-        incoming.storing = true
         incoming.syntax = syntax
         return incoming
     }
@@ -199,19 +199,10 @@ final class StorageSCP: Sendable {
                                   transferSyntax: incoming.transferSyntax, bytes: incoming.bytes, seconds: seconds))
             return .success
         }
-        guard let sink = incoming.sink else {
+        // The last fragment's write job finished the object, or failed and set a refusal.
+        guard let result = incoming.outcome else {
             fail(rq.affectedSOPInstanceUID, .storeOutOfResources, "nothing of the object could be written")
             return .storeOutOfResources
-        }
-        let result: Result<(String, Bool), StoreFailure>
-        if let outcome = incoming.outcome {
-            result = outcome
-        } else {
-            do {
-                result = try await pool.runIfActive { sink.finish() }
-            } catch {
-                result = .failure(StoreFailure(status: .storeOutOfResources, reason: "\(error)"))
-            }
         }
         switch result {
         case .success(let (path, overwritten)):

@@ -131,7 +131,7 @@ public final class Spool: Sendable {
                 throw DICOMError.io(path: directory, reason: "a spooled value runs past the end of the spool")
             }
             // The piece that holds the first byte.
-            var index = max(0, (starts.lastIndex { $0 <= offset }) ?? 0)
+            var index = starts.lastIndex { $0 <= offset } ?? 0
             var pending: [UInt8] = []
             while offset < end {
                 let piece = pieces[index], start = starts[index]

@@ -103,21 +103,12 @@ final class DIMSEConnection: @unchecked Sendable {
             switch indication {
             case .data(let pdu):
                 pdvs: for pdv in pdu.values {
-                    let failure: AssociationFailure
                     let events: [MessageAssembler.Event]
-                    if contextIDs.contains(pdv.contextID) {
-                        do {
-                            events = try assembler.receive(pdv)
-                        } catch {
-                            failure = AssociationFailure.protocolError("\(error)")
-                            if queued.isEmpty { abort(); throw failure }
-                            failureAfterQueued = failure
-                            break pdvs
-                        }
-                    } else {
-                        failure = AssociationFailure.protocolError("the peer sent data on presentation context \(pdv.contextID), which was not accepted")
-                        if queued.isEmpty { abort(); throw failure }
-                        failureAfterQueued = failure
+                    do {
+                        events = try receive(pdv)
+                    } catch {
+                        if queued.isEmpty { abort(); throw error }
+                        failureAfterQueued = error
                         break pdvs
                     }
                     for e in events {
@@ -143,6 +134,19 @@ final class DIMSEConnection: @unchecked Sendable {
             }
         }
         return queued.removeFirst()
+    }
+
+    /// What one PDV completes; a PDV on a context never accepted, or out of order, is a
+    /// protocol error.
+    private func receive(_ pdv: PresentationDataValue) throws -> [MessageAssembler.Event] {
+        guard contextIDs.contains(pdv.contextID) else {
+            throw AssociationFailure.protocolError("the peer sent data on presentation context \(pdv.contextID), which was not accepted")
+        }
+        do {
+            return try assembler.receive(pdv)
+        } catch {
+            throw AssociationFailure.protocolError("\(error)")
+        }
     }
 
     /// The next whole message with its data set collected in memory (for small ones:
