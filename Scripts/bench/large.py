@@ -68,7 +68,8 @@ def main():
                             "-od", out] + keys + ["localhost", str(archive.port)]
                 else:
                     argv = ["cp", path, out + "/copy.dcm"]
-                status, wall, cpu, rss = b.measure(argv, env=env, log=os.path.join(work, "%s-%d.log" % (tool, round_)))
+                status, wall, cpu, rss = b.measure(argv, env=env, log=os.path.join(work, "%s-%d.log" % (tool, round_)),
+                                                     warm=size + size // 8)
                 got = b.count_files(out)
                 if status != 0 or got != (0 if "ignore" in tool else 1):
                     print("%s: exit %d, %d file(s)" % (tool, status, got), file=sys.stderr)
