@@ -19,6 +19,9 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // glibc's mallopt (malloc.h is not in Swift's Glibc module): the executables set
+        // malloc's thresholds for MiB-sized receive blocks (Retrieve/AllocatorTuning.swift).
+        .systemLibrary(name: "CMalloc"),
         // The DICOM core: tags, VRs, the data dictionary, data sets, codecs, Part 10 files,
         // query files, dump text and -k keys.
         .target(name: "DICOM", dependencies: ["CZlib"]),
@@ -31,7 +34,7 @@ let package = Package(
         ]),
         // The retrieve engine: C-MOVE requests, the storage SCP, events for the front ends.
         .target(name: "Retrieve", dependencies: [
-            "DICOM", "DICOMNetwork",
+            "DICOM", "DICOMNetwork", "CMalloc",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

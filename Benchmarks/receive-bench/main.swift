@@ -15,6 +15,7 @@ guard arguments.count >= 3, let expected = Int(arguments[2]) else {
     FileHandle.standardError.write(Data("usage: receive-bench <output folder> <objects to wait for> [port]\n".utf8))
     exit(1)
 }
+AllocatorTuning.forLargeBlocks()
 var configuration = RetrieveConfiguration()
 configuration.storage.outputDirectory = arguments[1]
 configuration.listenPort = arguments.count > 3 ? Int(arguments[3]) ?? 0 : 0

@@ -72,6 +72,7 @@ let frontEnd = BatchFrontEnd(level: invocation.level, json: invocation.json)
 // A file size limit (ulimit -f) shows as EFBIG write errors, which refuse the object,
 // instead of SIGXFSZ ending the whole run.
 signal(SIGXFSZ, SIG_IGN)
+AllocatorTuning.forLargeBlocks()
 var configuration = invocation.configuration
 
 // The data dictionary (DCMDICTPATH) before anything reads a query.

@@ -1,0 +1,17 @@
+#ifndef CMALLOC_SHIM_H
+#define CMALLOC_SHIM_H
+/* glibc's mallopt, which Swift's Glibc module leaves out (malloc.h). Returns 1 when both
+   settings were taken; 0 elsewhere or on failure. */
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
+
+static inline int cmalloc_set_thresholds(int mmap_threshold, int trim_threshold) {
+#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
+#else
+    (void)mmap_threshold; (void)trim_threshold;
+    return 0;
+#endif
+}
+#endif
