@@ -69,7 +69,9 @@ final class StorageSCP: Sendable {
                     if let previous = incoming { await discard(previous) }
                     incoming = await begin(rq, contextID: id, association: association)
                 case .dataFragment(let bytes, _, let isLast):
-                    guard var current = incoming else { continue }
+                    // Taken out, not copied: with a second reference left in `incoming`, each
+                    // append below copied the whole list of pending fragments.
+                    guard var current = incoming.take() else { continue }
                     emit(.storeProgress(id: association.id, bytes: bytes.count))
                     current.bytes += bytes.count
                     if current.refusal == nil && current.storing {
