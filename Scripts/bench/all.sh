@@ -16,8 +16,11 @@ echo
 echo "## Receive only"
 python3 Scripts/bench/receive.py --rounds 3 --no-build
 echo
-echo "## Large object"
-python3 Scripts/bench/large.py --rounds 3 --no-build
+echo "## Large object, written to the disk"
+python3 Scripts/bench/large.py --rounds 5 --no-build
+echo
+echo "## Large object, written to the RAM file system"
+python3 Scripts/bench/large.py --rounds 5 --no-build --out "${BENCH_OUT:-/dev/shm/movescu-bench}"
 echo
 echo "## Console under load"
 python3 Scripts/bench/console-load.py --rounds 3 --no-build

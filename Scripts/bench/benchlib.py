@@ -100,8 +100,9 @@ def warm_memory(nbytes):
     seconds costs a host fault when it is next used: writing a gigabyte to tmpfs took 0.33 s
     or 1.3-1.9 s, alternating from run to run, for the same program. Warming first evens that
     out for whichever tool runs next (12 runs: 11 at 0.32-0.40 s)."""
-    os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, ".warm")
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else OUT
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, ".movescu-bench-warm")
     block = bytes(4 << 20)
     with open(path, "wb") as f:
         for _ in range(0, nbytes, len(block)):
@@ -109,9 +110,12 @@ def warm_memory(nbytes):
     os.unlink(path)
 
 
-def measure(argv, env=None, cwd=None, log=None, warm=0):
+def measure(argv, env=None, cwd=None, log=None, warm=0, sync=False):
     """Runs argv to its end: (exit status, wall seconds, CPU seconds, peak RSS in MB). With
-    warm, that many bytes of memory are used and freed first (warm_memory)."""
+    warm, that many bytes of memory are used and freed first (warm_memory); with sync, what
+    earlier runs left to write back is written first, so that it is not charged to this one."""
+    if sync:
+        os.sync()
     if warm:
         warm_memory(warm)
     started = time.monotonic()

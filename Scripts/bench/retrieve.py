@@ -67,7 +67,7 @@ def main():
                 os.makedirs(out)
                 argv, env = command(tool, movescu, ports[tool], archive.port, study, out)
                 log = os.path.join(work, "%s-%d.log" % (tool, round_))
-                status, wall, cpu, rss = b.measure(argv, env=env, log=log)
+                status, wall, cpu, rss = b.measure(argv, env=env, log=log, warm=total + total // 8)
                 got = b.count_files(out)
                 if got != count or status != 0:
                     print("%s round %d: exit %d, %d of %d files (log %s)" % (tool, round_ + 1, status, got, count, log), file=sys.stderr)
