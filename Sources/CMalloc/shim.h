@@ -14,4 +14,12 @@ static inline int cmalloc_set_thresholds(int mmap_threshold, int trim_threshold)
     return 0;
 #endif
 }
+/* Blocks malloc is serving with mmap right now (mallinfo2's hblks); -1 where unknown. */
+static inline long cmalloc_mapped_blocks(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    return (long)mallinfo2().hblks;
+#else
+    return -1;
+#endif
+}
 #endif
