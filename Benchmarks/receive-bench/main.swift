@@ -43,17 +43,52 @@ if let message = failure.withLock({ $0 }) {
 }
 
 nonisolated func receive(_ configuration: RetrieveConfiguration, expecting expected: Int, logger: Logger) async throws {
-    let service = try await StorageService.start(configuration, logger: logger)
+    // Woken by the object that completes the count (or by SIGTERM), not by polling: a timer
+    // every few milliseconds cost the receiver hundreds of wake-ups per second of receiving.
+    let done = Countdown(expected)
+    let service = try await StorageService.start(configuration, logger: logger) { event in
+        switch event {
+        case .objectStored, .objectFailed: done.countOne()
+        default: break
+        }
+    }
     FileHandle.standardOutput.write(Data("listening on \(service.port)\n".utf8))
     signal(SIGTERM, SIG_IGN)
     let stop = DispatchSource.makeSignalSource(signal: SIGTERM)
-    let stopped = Mutex(false)
-    stop.setEventHandler { stopped.withLock { $0 = true } }
+    stop.setEventHandler { done.finish() }
     stop.resume()
-    while service.stored.objects + service.stored.failed < expected && !stopped.withLock({ $0 }) {
-        try await Task.sleep(for: .milliseconds(2))
-    }
+    await done.wait()
     await service.stop()
     let s = service.stored
     FileHandle.standardOutput.write(Data("stored \(s.objects) \(s.bytes) \(s.failed)\n".utf8))
+}
+
+/// Counts objects down to zero; `wait` returns once there (or once finished early).
+final class Countdown: Sendable {
+    private struct State {
+        var left: Int
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+    private let state: Mutex<State>
+
+    init(_ count: Int) { state = Mutex(State(left: count)) }
+
+    func countOne() {
+        state.withLock { $0.left -= 1; return $0.left <= 0 ? $0.waiter.take() : nil }?.resume()
+    }
+
+    func finish() {
+        state.withLock { $0.left = 0; return $0.waiter.take() }?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let early = state.withLock { s -> Bool in
+                if s.left <= 0 { return true }
+                s.waiter = continuation
+                return false
+            }
+            if early { continuation.resume() }
+        }
+    }
 }

@@ -39,6 +39,7 @@ def start_receiver(kind, out, count, bench):
 def run(kind, files, senders, bench, work, tag):
     out = os.path.join(work, tag)
     os.makedirs(out)
+    b.warm_memory(sum(os.path.getsize(f) for f in files) * 9 // 8)
     receiver, port = start_receiver(kind, out, len(files), bench)
     env = dict(os.environ, TCP_NODELAY="1")
     groups = [files[i::senders] for i in range(senders)]
