@@ -47,7 +47,11 @@ final class DIMSEConnection: @unchecked Sendable {
     let channel: Channel
     private var iterator: Inbound
     private var assembler = MessageAssembler()
+    /// Events of the last indication not taken yet: from `nextQueued` on. Taken ones are moved
+    /// out (an empty fragment left in their place), so that a fragment's buffer has one owner,
+    /// which can then adopt it.
     private var queued: [AssociationEvent] = []
+    private var nextQueued = 0
     /// A bad PDV found after others of the same indication: the association is aborted and
     /// this thrown once the events before it are taken (a store completed before it is still
     /// answered, as when the two came in separate P-DATA-TFs).
@@ -91,7 +95,9 @@ final class DIMSEConnection: @unchecked Sendable {
     /// The next command or data fragment. nil when the peer asks to release between messages
     /// (the caller answers); throws when the association ends any other way.
     func nextEvent() async throws -> AssociationEvent? {
-        while queued.isEmpty {
+        while nextQueued == queued.count {
+            queued.removeAll(keepingCapacity: true)
+            nextQueued = 0
             if let failure = failureAfterQueued {
                 failureAfterQueued = nil
                 abort()
@@ -133,7 +139,12 @@ final class DIMSEConnection: @unchecked Sendable {
                 throw AssociationFailure.protocolError("unexpected \(indication) on an established association")
             }
         }
-        return queued.removeFirst()
+        // Not removeFirst: that moves every event behind it, and a merged indication holds
+        // up to a MiB of PDVs.
+        var event = AssociationEvent.dataFragment([], contextID: 0, isLast: false)
+        swap(&event, &queued[nextQueued])
+        nextQueued += 1
+        return event
     }
 
     /// What one PDV completes; a PDV on a context never accepted, or out of order, is a
