@@ -288,9 +288,9 @@ public struct DataSetWriter {
     }
 
     /// A length that must fit a 32-bit field (and not be the undefined length).
-    private func length32(_ length: Int, _ what: String) throws -> UInt32 {
+    private func length32(_ length: Int, _ what: @autoclosure () -> String) throws -> UInt32 {
         guard let value = UInt32(exactly: length), value != 0xFFFF_FFFF else {
-            throw DICOMError.encoding("\(what) is \(length) bytes, more than a 32-bit length field holds")
+            throw DICOMError.encoding("\(what()) is \(length) bytes, more than a 32-bit length field holds")
         }
         return value
     }
