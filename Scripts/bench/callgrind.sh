@@ -46,5 +46,22 @@ delta=$((total - warm))
 echo "receive path: $images CT images ($bytes bytes) after one to warm up; receiver: $stored"
 echo "start-up and the first object: $warm instructions"
 echo "measured objects: $delta instructions, $((delta / images)) per object, $(python3 -c "print('%.2f' % ($delta / $bytes))") per byte"
-echo "the functions taking most in the second run (start-up included):"
-callgrind_annotate --inclusive=no "$work/measured.out" 2>/dev/null | sed -n '/^Ir/,$p' | sed -n '6,36p'
+echo "the functions taking most of the measured objects' instructions (second run less the first):"
+callgrind_annotate --inclusive=no --threshold=100 "$work/warm-up.out" > "$work/warm-up.txt" 2>/dev/null
+callgrind_annotate --inclusive=no --threshold=100 "$work/measured.out" > "$work/measured.txt" 2>/dev/null
+python3 - "$work/warm-up.txt" "$work/measured.txt" "$images" <<'PY'
+import re, sys
+def functions(path):
+    counts = {}
+    for line in open(path):
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*\S)", line)
+        if m:
+            name = re.sub(r" \[[^\]]*\]$", "", m.group(2))
+            counts[name] = counts.get(name, 0) + int(m.group(1).replace(",", ""))
+    return counts
+before, after = functions(sys.argv[1]), functions(sys.argv[2])
+images = int(sys.argv[3])
+delta = sorted(((after[f] - before.get(f, 0), f) for f in after), reverse=True)
+for ir, name in delta[:30]:
+    print("%12d per object  %s" % (ir // images, name[:150]))
+PY
