@@ -312,3 +312,42 @@ import Testing
         #expect(SpecificCharacterSet(terms: ["ISO_IR 192"]).decode([0x41, 0xFF, 0x42]) == "A\u{FFFD}B")
     }
 }
+
+/// String values of VRs without a character set are taken apart as bytes; the values are
+/// those the character-level reading gave (kept here as the reference), on generated values
+/// with backslashes, padding, NULs, empty values and some UTF-8.
+@Suite struct PlainStringValueTests {
+    static func reference(_ bytes: [UInt8], vr: VR) -> [String] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        if vr.isSingleValuedText { return [String(text.trailingTrimmed)] }
+        return text.split(separator: "\\", omittingEmptySubsequences: false).map { value in
+            vr == .UI ? String(value.trailingTrimmed) : value.trimmingSpaces
+        }
+    }
+
+    @Test func bytesGiveTheValuesTheCharacterReadingGave() {
+        let pieces: [[UInt8]] = [[0x31, 0x2E, 0x32], [0x5C], [0x20], [0x00], Array("CT".utf8), Array("é".utf8),
+                                 Array("20261125".utf8), [0x20, 0x20], [0x2B, 0x31, 0x2E, 0x35, 0x65, 0x33]]
+        var generator = SystemRandomNumberGenerator()
+        var checked = 0
+        for vr in [VR.UI, .CS, .DA, .DS, .IS, .AE, .AS, .TM, .DT, .UR, .UN] {
+            for _ in 0..<400 {
+                var bytes: [UInt8] = []
+                for _ in 0..<Int.random(in: 0...8, using: &generator) {
+                    bytes += pieces.randomElement(using: &generator)!
+                }
+                let element = DataElement(tag: Tag(0x0009, 0x1000), vr: vr, bytes: bytes)
+                var dataSet = DataSet()
+                dataSet.set(element)
+                #expect(dataSet.strings(element.tag) == Self.reference(bytes, vr: vr), "\(vr) \(bytes)")
+                checked += 1
+            }
+        }
+        #expect(checked == 4400)
+        // And the character set is not consulted for these: an unknown one changes nothing.
+        var dataSet = DataSet()
+        dataSet.set(DataElement(tag: .specificCharacterSet, vr: .CS, bytes: Array("ISO_IR 999".utf8)))
+        dataSet.set(DataElement(tag: .sopInstanceUID, vr: .UI, bytes: Array("1.2.3\0".utf8)))
+        #expect(dataSet.string(.sopInstanceUID) == "1.2.3")
+    }
+}

@@ -72,13 +72,29 @@ extension DataSet {
         guard let element = self[tag], element.vr.isString || element.vr == .UN, let bytes = element.bytes else {
             return nil
         }
-        let charset = characterSet ?? specificCharacterSet
-        let text = element.vr.usesSpecificCharacterSet ? charset.decode(bytes, isPersonName: element.vr == .PN)
-            : String(decoding: bytes, as: UTF8.self)
+        guard element.vr.usesSpecificCharacterSet else { return DataSet.plainValues(bytes, vr: element.vr) }
+        let text = (characterSet ?? specificCharacterSet).decode(bytes, isPersonName: element.vr == .PN)
         if element.vr.isSingleValuedText { return [String(text.trailingTrimmed)] }
-        return text.split(separator: "\\", omittingEmptySubsequences: false).map { value in
-            element.vr == .UI ? String(value.trailingTrimmed) : value.trimmingSpaces
+        return text.split(separator: "\\", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
+    }
+
+    /// The values of a string VR that Specific Character Set does not apply to (UI, CS, DA,
+    /// DS, UR, ...), taken apart as bytes: the backslash and the padding are ASCII, so no
+    /// character set is read and no grapheme is looked at (the storage SCP reads several such
+    /// values of every object it receives). UI values lose trailing NULs and spaces, the others
+    /// leading spaces too; UR is one value.
+    static func plainValues(_ bytes: [UInt8], vr: VR) -> [String] {
+        func value(_ part: ArraySlice<UInt8>) -> String {
+            var start = part.startIndex
+            var end = part.endIndex
+            while end > start && (part[end - 1] == 0x20 || part[end - 1] == 0x00) { end -= 1 }
+            if vr != .UI && !vr.isSingleValuedText {
+                while start < end && part[start] == 0x20 { start += 1 }
+            }
+            return String(decoding: part[start..<end], as: UTF8.self)
         }
+        if vr.isSingleValuedText { return [value(bytes[...])] }
+        return bytes.split(separator: 0x5C, omittingEmptySubsequences: false).map(value)
     }
 
     /// The first value of a string element.
