@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark in turn, side by side with DCMTK (and pynetdicom where it applies), on a
-# machine left alone meanwhile; the tables go to stdout (progress to stderr). About 25 minutes.
+# machine left alone meanwhile; the tables go to stdout (progress to stderr). About 30 minutes.
 #   Scripts/bench/all.sh [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,3 +24,6 @@ python3 Scripts/bench/large.py --rounds 5 --no-build --out "${BENCH_OUT:-/dev/sh
 echo
 echo "## Console under load"
 python3 Scripts/bench/console-load.py --rounds 3 --no-build
+echo
+echo "## Where the CPU time goes (1000 CT images)"
+python3 Scripts/bench/profile.py --no-build
