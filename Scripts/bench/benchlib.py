@@ -93,6 +93,26 @@ class Archive:
             self.process.kill()
 
 
+def large_corpus(mb):
+    """One multi-frame object of about `mb` MB, made once in CACHE and indexed for dcmqrscp.
+    Returns (folder, study UID, path of the file, its size in bytes)."""
+    folder = os.path.join(CACHE, "multiframe%d" % mb)
+    manifest_path = os.path.join(folder, "manifest.json")
+    if not os.path.exists(manifest_path):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(os.path.join(folder, "db"))
+        print("making a multi-frame object of %d MB in %s ..." % (mb, folder), file=sys.stderr)
+        out = subprocess.run([sys.executable, os.path.join(ROOT, "Scripts", "make-corpus.py"), folder + "/files",
+                              "--multiframe-mb", str(mb), "--no-mixed"], check=True, capture_output=True, text=True).stdout
+        files = [os.path.join(folder, "files", e["file"]) for e in json.loads(out)]
+        subprocess.run(["/usr/bin/dcmqridx", os.path.join(folder, "db")] + files, check=True)
+        with open(manifest_path, "w") as f:
+            f.write(out)
+    entry = json.load(open(manifest_path))[0]
+    path = os.path.join(folder, "files", entry["file"])
+    return folder, entry["studyInstanceUID"], path, os.path.getsize(path)
+
+
 def warm_memory(nbytes):
     """Writes nbytes to a file in OUT and deletes it, so the measured run after it is given
     memory the machine has just used. On a virtual machine that hands free memory back to its

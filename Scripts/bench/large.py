@@ -13,33 +13,13 @@ other benchmarks: the target is a copy on this disk. Each measured run starts af
 and with warmed memory (benchlib.measure), so no run pays for the previous one's write-back.
 """
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as b  # noqa: E402
-
-
-def large_corpus(mb):
-    folder = os.path.join(b.CACHE, "multiframe%d" % mb)
-    manifest_path = os.path.join(folder, "manifest.json")
-    if not os.path.exists(manifest_path):
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(os.path.join(folder, "db"))
-        print("making a multi-frame object of %d MB in %s ..." % (mb, folder), file=sys.stderr)
-        out = subprocess.run([sys.executable, os.path.join(b.ROOT, "Scripts", "make-corpus.py"), folder + "/files",
-                              "--multiframe-mb", str(mb), "--no-mixed"], check=True, capture_output=True, text=True).stdout
-        files = [os.path.join(folder, "files", e["file"]) for e in json.loads(out)]
-        subprocess.run(["/usr/bin/dcmqridx", os.path.join(folder, "db")] + files, check=True)
-        with open(manifest_path, "w") as f:
-            f.write(out)
-    entry = json.load(open(manifest_path))[0]
-    path = os.path.join(folder, "files", entry["file"])
-    return folder, entry["studyInstanceUID"], path, os.path.getsize(path)
 
 
 def main():
@@ -52,7 +32,7 @@ def main():
                              "holds the source file (%s), as the target compares with a copy on this disk" % b.CACHE)
     args = parser.parse_args()
     movescu = b.ours(build=not args.no_build)
-    folder, study, path, size = large_corpus(args.mb)
+    folder, study, path, size = b.large_corpus(args.mb)
     ports = {"OURS": b.free_port(), "DCMTK": b.free_port()}
     archive = b.Archive(folder, ports, max_pdu=131072)
     os.makedirs(args.out, exist_ok=True)

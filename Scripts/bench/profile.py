@@ -88,7 +88,7 @@ def category(frames, ours):
     return "user: " + (m.group(1) if m else "?")
 
 
-def profile(argv, env, out_dir, data, warm):
+def profile(argv, env, out_dir, data, warm, ours):
     os.sync()
     b.warm_memory(warm)
     subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-o", data, "--"] + argv,
@@ -97,7 +97,7 @@ def profile(argv, env, out_dir, data, warm):
     script = subprocess.run(["perf", "script", "-i", data], capture_output=True, text=True).stdout
     totals = collections.Counter()
     for period, frames in sample_blocks(script):
-        totals[category(frames, ours="movescu" in argv[0] and "/usr/bin" not in argv[0])] += period / 1e6
+        totals[category(frames, ours)] += period / 1e6
     return totals, files
 
 
@@ -111,11 +111,7 @@ def main():
         sys.exit("profile.py: perf is not installed (Debian: apt-get install linux-perf)")
     movescu = b.ours(build=not args.no_build)
     if args.large:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("large", os.path.join(os.path.dirname(__file__), "large.py"))
-        large = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(large)
-        folder, study, _, total = large.large_corpus(1000)
+        folder, study, _, total = b.large_corpus(1000)
         count, what = 1, "one multi-frame object of %.0f MB" % (total / 1e6)
     else:
         folder, study, total, count = b.corpus(args.images)
@@ -137,7 +133,7 @@ def main():
                 argv, env = ["/usr/bin/movescu", "-S", "-aet", "DCMTK", "-aem", "DCMTK"], dict(os.environ, TCP_NODELAY="1")
             port = ports["OURS" if tool == "ours" else "DCMTK"]
             argv += ["-aec", "ARCHIVE", "+P", str(port), "-od", out] + keys + ["localhost", str(archive.port)]
-            totals, files = profile(argv, env, out, os.path.join(work, tool + ".data"), total + total // 8)
+            totals, files = profile(argv, env, out, os.path.join(work, tool + ".data"), total + total // 8, ours=tool == "ours")
             if files != count:
                 print("%s: %d of %d objects arrived" % (tool, files, count), file=sys.stderr)
             results[tool] = totals
