@@ -11,7 +11,9 @@ import Synchronization
 final class StorageSCP: Sendable {
     let options: StorageOptions
     let emit: @Sendable (RetrieveEvent) -> Void
-    /// File work runs here, never on the cooperative pool or an event loop.
+    /// File work of objects larger than `writeChunk` runs here, a MiB at a time. A smaller
+    /// object is written where its association is served (the association's event loop, see
+    /// `inlineWrite`).
     let pool: NIOThreadPool
     /// `faulted` counts the objects refused because the output directory could not take
     /// them (full, read-only...); `fault` is the errno of the first such failure.
@@ -89,7 +91,8 @@ final class StorageSCP: Sendable {
                     let rsp = CStoreRSP(messageIDBeingRespondedTo: current.request.messageID,
                                         affectedSOPClassUID: current.request.affectedSOPClassUID,
                                         affectedSOPInstanceUID: current.request.affectedSOPInstanceUID, status: status)
-                    try await association.send(.storeRSP(rsp), contextID: current.contextID)
+                    // Not awaited: a failed write ends the association, and the next event says so.
+                    association.post(.storeRSP(rsp), contextID: current.contextID)
                 case .command(let other, _):
                     throw AssociationFailure.protocolError("a storage SCP does not serve \(other.name)")
                 }
@@ -138,8 +141,14 @@ final class StorageSCP: Sendable {
         return incoming
     }
 
-    /// The fragments pending, in one thread-pool job that first makes the sink (for the
-    /// object's first write) and, with the last fragment, also finishes the object.
+    /// The fragments pending, in one job that first makes the sink (for the object's first
+    /// write) and, with the last fragment, also finishes the object.
+    ///
+    /// An object that is complete at its first write (below `writeChunk`, a CT or MR image)
+    /// is written right here rather than on the thread pool: the hop there and back cost more
+    /// CPU than the write (receiving 1000 CT images, 0.74 s CPU against 0.65 s, medians of 15
+    /// rounds). Like DCMTK's storescp, the association's thread then waits for the page cache:
+    /// at most a MiB of file work per object.
     private func write(_ incoming: inout Incoming, finishing: Bool) async {
         let fragments = incoming.pending
         incoming.pending = []
@@ -149,7 +158,7 @@ final class StorageSCP: Sendable {
         guard let syntax = incoming.syntax else { return }
         struct CannotCreate: Error { var underlying: any Error }
         do {
-            let (sink, outcome) = try await pool.runIfActive { () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?) in
+            let job = { @Sendable () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?) in
                 let sink: ObjectSink
                 if let existing {
                     sink = existing
@@ -168,6 +177,8 @@ final class StorageSCP: Sendable {
                 }
                 return (sink, finishing ? sink.finish() : nil)
             }
+            let inlineWrite = existing == nil && finishing
+            let (sink, outcome) = inlineWrite ? try job() : try await pool.runIfActive(job)
             incoming.sink = sink
             incoming.outcome = outcome
         } catch let error as CannotCreate {
@@ -250,7 +261,7 @@ final class StorageSCP: Sendable {
 /// renamed to its final name. With +B the received bytes go straight behind new meta
 /// information and are parsed only to check the UIDs.
 ///
-/// Not thread-safe: the association's serve loop uses it from one thread-pool job at a time.
+/// Not thread-safe: the association's serve loop uses it from one job at a time.
 final class ObjectSink: @unchecked Sendable {
     let request: CStoreRQ
     let transferSyntax: TransferSyntax

@@ -77,6 +77,12 @@ public final class AcceptedAssociation: @unchecked Sendable {
         try await connection.send(message, dataSet: dataSet, contextID: contextID)
     }
 
+    /// Sends a message without waiting for it to be written; a failed write ends the
+    /// association, which the next `nextEvent` reports.
+    public func post(_ message: DIMSEMessage, contextID: UInt8) {
+        connection.post(message, contextID: contextID)
+    }
+
     /// Answers a C-ECHO-RQ with success.
     public func answerEcho(_ rq: CEchoRQ, contextID: UInt8) async throws {
         try await send(.echoRSP(CEchoRSP(messageIDBeingRespondedTo: rq.messageID, status: .success)), contextID: contextID)

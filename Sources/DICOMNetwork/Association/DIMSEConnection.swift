@@ -193,6 +193,15 @@ final class DIMSEConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends a message without waiting for the write to complete (a response the peer will
+    /// answer anyway): a failed write closes the channel, which the next read reports.
+    func post(_ message: DIMSEMessage, dataSet: [UInt8]? = nil, contextID: UInt8) {
+        for pdu in PDataFragmenter.pdus(contextID: contextID, command: message.commandSet(), dataSet: dataSet,
+                                        maximumPDVDataLength: maximumPDVDataLength) {
+            channel.writeAndFlush(ULRequest.data(pdu), promise: nil)
+        }
+    }
+
     /// Waits for the connection to close (after a rejection or release response), at most
     /// the ACSE timeout, then closes it.
     func drain() async {
