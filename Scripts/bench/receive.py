@@ -6,6 +6,10 @@ split between them). Reports medians of wall time, images/s, MB/s and the receiv
 seconds and peak RSS, and our ratio to each.
 
   Scripts/bench/receive.py [--images 1000] [--rounds 5] [--senders 1,4,16] [--no-build]
+                           [--receivers ours,...] [--baseline PATH]
+
+--baseline runs another build of receive-bench (an earlier commit's, say) as one more receiver
+in the same rounds, for a change's before and after on this noisy machine.
 """
 import argparse
 import os
@@ -22,8 +26,8 @@ RECEIVERS = ["ours", "storescp", "storescp-nodelay"]
 
 
 def start_receiver(kind, out, count, bench):
-    if kind == "ours":
-        process = subprocess.Popen([bench, out, str(count)], stdout=subprocess.PIPE, text=True)
+    if kind in ("ours", "baseline"):
+        process = subprocess.Popen([bench[kind], out, str(count)], stdout=subprocess.PIPE, text=True)
         port = int(process.stdout.readline().split()[-1])
         return process, port
     port = b.free_port()
@@ -48,12 +52,13 @@ def run(kind, files, senders, bench, work, tag):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for g in groups]
     failed = sum(1 for p in procs if p.wait() != 0)
     # Ours exits by itself after the last object; storescp is stopped once every file is there.
-    if kind != "ours":
+    ours = kind in ("ours", "baseline")
+    if not ours:
         deadline = time.monotonic() + 30
         while b.count_files(out) < len(files) and time.monotonic() < deadline:
             time.sleep(0.005)
     wall = time.monotonic() - started
-    if kind != "ours":
+    if not ours:
         receiver.send_signal(signal.SIGKILL)
     _, _, usage = os.wait4(receiver.pid, 0)
     got = b.count_files(out)
@@ -70,12 +75,16 @@ def main():
     parser.add_argument("--senders", default="1,4,16")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--receivers", default=",".join(RECEIVERS), help="which of " + ", ".join(RECEIVERS))
+    parser.add_argument("--baseline", help="another build of receive-bench to run as 'baseline'")
     args = parser.parse_args()
     receivers = [r for r in args.receivers.split(",") if r in RECEIVERS]
+    if args.baseline:
+        receivers.insert(1, "baseline")
     if not args.no_build:
         subprocess.run(["swift", "build", "-c", "release", "--product", "receive-bench"], cwd=b.ROOT, check=True,
                        stdout=subprocess.DEVNULL)
-    bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
+    bench = {"ours": os.path.join(b.ROOT, ".build", "release", "receive-bench"),
+             "baseline": os.path.abspath(args.baseline) if args.baseline else None}
     folder, _, total, count = b.corpus(args.images)
     files = sorted(os.path.join(folder, "files", f) for f in os.listdir(os.path.join(folder, "files")))
     senders_list = [int(s) for s in args.senders.split(",")]
