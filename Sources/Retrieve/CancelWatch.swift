@@ -12,15 +12,28 @@ final class CancelWatch: Sendable {
     private let control: RetrieveControl
     private let wake: AsyncStream<Void>.Continuation
 
+    /// A cancel asked for before the request went out (while connecting, say): taken here so
+    /// that it goes out in the same write as the request, right behind it. Sent by a task
+    /// after the request's write, it went out only once a busy machine got round to that
+    /// task, by which time a fast archive had sent everything.
+    static func takeEarlyCancel(_ control: RetrieveControl?) -> Bool {
+        guard let control, !control.abortRequested else { return false }
+        return control.takeCancel()
+    }
+
+    /// Starts watching, once the request is out (a C-CANCEL between its command and its data
+    /// set would break the message).
     /// - Parameters:
+    ///   - alreadySent: the request went out with a C-CANCEL behind it.
     ///   - sent: told just before the C-CANCEL goes out.
     ///   - failed: told why, when it could not be sent.
     init(control: RetrieveControl, association: AssociationRequestor, messageID: UInt16, contextID: UInt8,
-         sent: @escaping @Sendable () -> Void, failed: @escaping @Sendable (String) -> Void) {
+                 alreadySent: Bool, sent: @escaping @Sendable () -> Void, failed: @escaping @Sendable (String) -> Void) {
         let (stream, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.control = control
         self.wake = wake
         let flags = self.flags
+        flags.state.withLock { $0.sent = alreadySent }
         Task {
             for await _ in stream {
                 if control.abortRequested {

@@ -163,11 +163,11 @@ public enum RetrieveEngine {
         acceptorConfiguration.dimseTimeout = configuration.dimseTimeout
         acceptorConfiguration.abstractSyntaxes = Set(UIDTable.storageSOPClasses.map(\.uid) + [WellKnownUID.verification])
         acceptorConfiguration.transferSyntaxPreference = configuration.preference.transferSyntaxes
-        // The storage SCP never blocks (its file work runs on the thread pool).
-        acceptorConfiguration.serviceOnEventLoop = true
+        // Served on each association's event loop, called for each command and fragment:
+        // objects of a MiB and more are written on the thread pool.
         let acceptor = try await AssociationAcceptor.start(
             host: configuration.listenHost, port: port, configuration: acceptorConfiguration, group: MultiThreadedEventLoopGroup.singleton,
-            logger: logger, observer: { event in report(event, emit: emit) }, service: { try await scp.serve($0) })
+            logger: logger, observer: { event in report(event, emit: emit) }, serviceOnEventLoop: { scp.service(for: $0) })
         emit(.listening(port: acceptor.port))
         return acceptor
     }
@@ -182,14 +182,21 @@ public enum RetrieveEngine {
                               moveDestination: configuration.moveDestination)
         let bytes = try DataSetWriter(transferSyntax: syntax).encode(identifier)
         emit(.moveRequestSent(messageID: messageID, contextID: context.id, identifier: identifier, query: query, round: round))
-        try await association.send(.moveRQ(request), dataSet: bytes, contextID: context.id)
+        let early = CancelWatch.takeEarlyCancel(control)
+        var messages: [(DIMSEMessage, [UInt8]?)] = [(.moveRQ(request), bytes)]
+        if early {
+            emit(.cancelSent(messageID: messageID, contextID: context.id))
+            messages.append((.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), nil))
+        }
+        try await association.send(messages, contextID: context.id)
         // The operator's cancel or abort, watched while the responses are awaited: started
         // once the request is out, so a C-CANCEL never lands inside it, and a cancel asked
         // for while connecting is sent right after it.
-        let watch = control.map {
-            CancelWatch(control: $0, association: association, messageID: messageID, contextID: context.id,
-                        sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
-                        failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
+        var watch: CancelWatch?
+        if let control {
+            watch = CancelWatch(control: control, association: association, messageID: messageID, contextID: context.id,
+                                alreadySent: early, sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
+                                failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
         }
         defer { watch?.stop() }
         var responses = 0

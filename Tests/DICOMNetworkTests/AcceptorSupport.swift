@@ -66,14 +66,53 @@ func memoryStorageService(_ record: AcceptorRecord) -> AssociationAcceptor.Servi
     }
 }
 
-/// An acceptor on a free loopback port that accepts every storage class with DCMTK's +xa order.
+/// The same storage SCP as an event-loop service.
+final class MemoryStorageOnEventLoop: EventLoopAssociationService {
+    let record: AcceptorRecord
+    var pending: (CStoreRQ, UInt8)?
+    var data: [UInt8] = []
+
+    init(record: AcceptorRecord) { self.record = record }
+
+    func received(_ event: AssociationEvent, on association: EventLoopAssociation) throws {
+        switch event {
+        case .command(.echoRQ(let rq), let id):
+            association.post(.echoRSP(CEchoRSP(messageIDBeingRespondedTo: rq.messageID, status: .success)), contextID: id)
+        case .command(.storeRQ(let rq), let id):
+            pending = (rq, id)
+            data = []
+        case .dataFragment(let bytes, _, let isLast):
+            data += bytes
+            guard isLast, let (rq, id) = pending else { return }
+            record.add(AcceptorRecord.Stored(association: association.id, callingAETitle: association.callingAETitle,
+                                             request: rq, transferSyntax: association.context(id)?.transferSyntax ?? "?",
+                                             dataSet: data))
+            let rsp = CStoreRSP(messageIDBeingRespondedTo: rq.messageID, affectedSOPClassUID: rq.affectedSOPClassUID,
+                                affectedSOPInstanceUID: rq.affectedSOPInstanceUID, status: .success)
+            association.post(.storeRSP(rsp), contextID: id)
+            pending = nil
+        case .command(let other, _):
+            throw AssociationFailure.protocolError("the test SCP does not serve \(other.name)")
+        }
+    }
+
+    func ended(_ association: EventLoopAssociation, error: (any Error)?) {}
+}
+
+/// An acceptor on a free loopback port that accepts every storage class with DCMTK's +xa order;
+/// its service async code on a task, or (`onEventLoop`) an event-loop service.
 func startTestAcceptor(_ configure: (inout AcceptorConfiguration) -> Void = { _ in },
-                       record: AcceptorRecord) async throws -> AssociationAcceptor {
+                       record: AcceptorRecord, onEventLoop: Bool = false) async throws -> AssociationAcceptor {
     var configuration = AcceptorConfiguration()
     configuration.aeTitle = "SWIFTSCP"
     configuration.abstractSyntaxes = Set(UIDTable.storageSOPClasses.map(\.uid))
     configuration.transferSyntaxPreference = TransferSyntax.dcmtkAcceptAll
     configure(&configuration)
+    if onEventLoop {
+        return try await AssociationAcceptor.start(host: "127.0.0.1", port: 0, configuration: configuration, group: testGroup,
+                                                   observer: { record.add($0) },
+                                                   serviceOnEventLoop: { _ in MemoryStorageOnEventLoop(record: record) })
+    }
     return try await AssociationAcceptor.start(host: "127.0.0.1", port: 0, configuration: configuration, group: testGroup,
                                                observer: { record.add($0) }, service: memoryStorageService(record))
 }

@@ -9,11 +9,13 @@ import Testing
 @Suite(.serialized) struct HostilePeerTests {
     /// Timers short enough for the tests that wait on them, long enough that a loaded CI
     /// machine does not trip them on the healthy associations.
-    func acceptor(_ record: AcceptorRecord, timers seconds: Double = 10) async throws -> AssociationAcceptor {
+    /// `onEventLoop`: the service is an `EventLoopAssociationService` (as the storage SCP's),
+    /// not async code on a task; every test runs with both.
+    func acceptor(_ record: AcceptorRecord, timers seconds: Double = 10, onEventLoop: Bool) async throws -> AssociationAcceptor {
         try await startTestAcceptor({
             $0.acseTimeout = seconds
             $0.dimseTimeout = seconds
-        }, record: record)
+        }, record: record, onEventLoop: onEventLoop)
     }
 
     /// Our requestor echoes the acceptor: it still serves.
@@ -36,10 +38,10 @@ import Testing
         #expect(await eventually { socketsHeld(onLocalPort: acceptor.port) == 1 }, "only the listening socket is left")
     }
 
-    @Test func aPDULengthOf4GBIsRefusedWithAnAbort() async throws {
+    @Test(arguments: [false, true]) func aPDULengthOf4GBIsRefusedWithAnAbort(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
         // After the A-ABORT (AA-1) the acceptor waits for the peer to close, at most ARTIM.
-        let acceptor = try await acceptor(record, timers: 3)
+        let acceptor = try await acceptor(record, timers: 3, onEventLoop: onEventLoop)
         let client = try RawClient(port: acceptor.port)
         client.send([0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 64))
         let answer = await client.read(count: 10)
@@ -53,9 +55,9 @@ import Testing
         await acceptor.stop()
     }
 
-    @Test func garbageBytesAreRefused() async throws {
+    @Test(arguments: [false, true]) func garbageBytesAreRefused(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
-        let acceptor = try await acceptor(record)
+        let acceptor = try await acceptor(record, onEventLoop: onEventLoop)
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<5 {
             let client = try RawClient(port: acceptor.port)
@@ -75,9 +77,9 @@ import Testing
         await acceptor.stop()
     }
 
-    @Test func aPeerThatStopsMidPDUIsDroppedByTheTimers() async throws {
+    @Test(arguments: [false, true]) func aPeerThatStopsMidPDUIsDroppedByTheTimers(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
-        let acceptor = try await acceptor(record, timers: 2)
+        let acceptor = try await acceptor(record, timers: 2, onEventLoop: onEventLoop)
         // Before association: half an A-ASSOCIATE-RQ, then silence. ARTIM (2 s) ends it.
         let early = try RawClient(port: acceptor.port)
         early.send(Array(rawAssociateRQ().prefix(40)))
@@ -104,9 +106,9 @@ import Testing
         await acceptor.stop()
     }
 
-    @Test func aPeerThatDisappearsMidTransferLeavesNothingStored() async throws {
+    @Test(arguments: [false, true]) func aPeerThatDisappearsMidTransferLeavesNothingStored(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
-        let acceptor = try await acceptor(record)
+        let acceptor = try await acceptor(record, onEventLoop: onEventLoop)
         let client = try RawClient(port: acceptor.port)
         client.send(rawAssociateRQ())
         #expect(await client.read(count: 6).first == 0x02, "A-ASSOCIATE-AC")
@@ -126,9 +128,9 @@ import Testing
 
     /// A complete store, then a PDV on a context that was never accepted, all in one read:
     /// the store is still kept and answered before the abort (as when they came apart).
-    @Test func aBadPDVAfterACompleteStoreStillLetsTheStoreBeAnswered() async throws {
+    @Test(arguments: [false, true]) func aBadPDVAfterACompleteStoreStillLetsTheStoreBeAnswered(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
-        let acceptor = try await acceptor(record)
+        let acceptor = try await acceptor(record, onEventLoop: onEventLoop)
         let client = try RawClient(port: acceptor.port)
         client.send(rawAssociateRQ())
         let header = await client.read(count: 6)
@@ -156,9 +158,9 @@ import Testing
     }
 
     /// Data before our answer to the association request is a protocol error (AA-8).
-    @Test func dataBeforeTheAssociationIsAcceptedIsAnAbort() async throws {
+    @Test(arguments: [false, true]) func dataBeforeTheAssociationIsAcceptedIsAnAbort(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
-        let acceptor = try await acceptor(record)
+        let acceptor = try await acceptor(record, onEventLoop: onEventLoop)
         let client = try RawClient(port: acceptor.port)
         client.send(rawAssociateRQ() + PDU.pData(PDataTF(values: [PresentationDataValue(contextID: 1, isCommand: true, isLast: true,
                                                                                           data: CEchoRQ(messageID: 1).commandSet())])).encoded())
@@ -170,9 +172,9 @@ import Testing
         await acceptor.stop()
     }
 
-    @Test func twoHundredDroppedConnectionsLeakNothing() async throws {
+    @Test(arguments: [false, true]) func twoHundredDroppedConnectionsLeakNothing(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
-        let acceptor = try await acceptor(record)
+        let acceptor = try await acceptor(record, onEventLoop: onEventLoop)
         try await expectStillServing(acceptor)
         let memoryBefore = residentBytes()
         for round in 0..<200 {

@@ -77,12 +77,6 @@ public final class AcceptedAssociation: @unchecked Sendable {
         try await connection.send(message, dataSet: dataSet, contextID: contextID)
     }
 
-    /// Sends a message without waiting for it to be written; a failed write ends the
-    /// association, which the next `nextEvent` reports.
-    public func post(_ message: DIMSEMessage, contextID: UInt8) {
-        connection.post(message, contextID: contextID)
-    }
-
     /// Answers a C-ECHO-RQ with success.
     public func answerEcho(_ rq: CEchoRQ, contextID: UInt8) async throws {
         try await send(.echoRSP(CEchoRSP(messageIDBeingRespondedTo: rq.messageID, status: .success)), contextID: contextID)
@@ -114,25 +108,41 @@ final class ConnectionCounter: Sendable {
     var active: Int { state.withLock { $0.active } }
 }
 
-/// Listens for associations and serves each on its own task, independent of the others:
-/// one that misbehaves ends in an abort or a close without disturbing the rest.
+/// The handlers of the connections an event-loop acceptor has open, for stopping it.
+final class OpenConnections: Sendable {
+    private let handlers = Mutex<[Int: (handler: EventLoopAcceptorHandler, channel: Channel)]>([:])
+    func add(_ id: Int, _ handler: EventLoopAcceptorHandler, _ channel: Channel) {
+        handlers.withLock { $0[id] = (handler, channel) }
+        channel.closeFuture.whenComplete { _ in self.handlers.withLock { _ = $0.removeValue(forKey: id) } }
+    }
+    var all: [(handler: EventLoopAcceptorHandler, channel: Channel)] { handlers.withLock { Array($0.values) } }
+}
+
+/// Listens for associations and serves each independently of the others: one that
+/// misbehaves ends in an abort or a close without disturbing the rest. A service is either
+/// async code on a task of its own (`Service`) or an `EventLoopAssociationService` called on
+/// the association's event loop.
 public final class AssociationAcceptor: Sendable {
     public typealias Service = @Sendable (AcceptedAssociation) async throws -> Void
+    public typealias EventLoopServiceFactory = @Sendable (EventLoopAssociation) -> any EventLoopAssociationService
     public typealias Observer = @Sendable (AcceptorEvent) -> Void
 
     /// The port we listen on (the one the system chose when asked for port 0).
     public let port: Int
     private let serverChannel: Channel
-    private let runTask: Task<Void, Never>
+    /// The task serving the async services; nil for event-loop services.
+    private let runTask: Task<Void, Never>?
+    private let open: OpenConnections?
     private let counter: ConnectionCounter
 
     /// Connections currently open.
     public var activeConnections: Int { counter.active }
 
-    private init(port: Int, serverChannel: Channel, runTask: Task<Void, Never>, counter: ConnectionCounter) {
+    private init(port: Int, serverChannel: Channel, runTask: Task<Void, Never>?, open: OpenConnections?, counter: ConnectionCounter) {
         self.port = port
         self.serverChannel = serverChannel
         self.runTask = runTask
+        self.open = open
         self.counter = counter
     }
 
@@ -185,15 +195,59 @@ public final class AssociationAcceptor: Sendable {
                 }
             }
         }
-        return AssociationAcceptor(port: boundPort, serverChannel: server.channel, runTask: task, counter: counter)
+        return AssociationAcceptor(port: boundPort, serverChannel: server.channel, runTask: task, open: nil, counter: counter)
+    }
+
+    /// Binds `host:port` and serves each association with the service `makeService` returns,
+    /// on the association's event loop: no task per association and no async bridge between
+    /// the channel and the service.
+    public static func start(host: String = "0.0.0.0", port: Int, configuration: AcceptorConfiguration,
+                             group: EventLoopGroup, logger: Logger = Logger(label: "dicom.acceptor"),
+                             observer: @escaping Observer = { _ in },
+                             serviceOnEventLoop makeService: @escaping EventLoopServiceFactory) async throws -> AssociationAcceptor {
+        let artim = TimeAmount.nanoseconds(Int64(configuration.acseTimeout * 1e9))
+        let counter = ConnectionCounter()
+        let open = OpenConnections()
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.recvAllocator, value: AssociationAcceptor.readSizes)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let id = counter.open()
+                    let handler = EventLoopAcceptorHandler(id: id, eventLoop: channel.eventLoop, configuration: configuration,
+                                                           counter: counter, logger: logger, observer: observer,
+                                                           makeService: makeService)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        QuickAckHandler(),
+                        ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
+                        MessageToByteHandler(PDUEncoder()),
+                        AssociationHandler(role: .acceptor, artimTimeout: artim, logger: logger),
+                        handler,
+                    ])
+                    open.add(id, handler, channel)
+                }
+            }
+            .bind(host: host, port: port).get()
+        let boundPort = server.localAddress?.port ?? port
+        return AssociationAcceptor(port: boundPort, serverChannel: server, runTask: nil, open: open, counter: counter)
     }
 
     /// Stops listening and waits until every association has ended (open ones are aborted
     /// when `abortOpen` is set, else they run to their end).
     public func stop(abortOpen: Bool = true) async {
         try? await serverChannel.close()
-        if abortOpen { runTask.cancel() }
-        await runTask.value
+        if let runTask {
+            if abortOpen { runTask.cancel() }
+            await runTask.value
+        }
+        if let open {
+            for (handler, channel) in open.all {
+                if abortOpen { handler.abortFromOutside() }
+                try? await channel.closeFuture.get()
+            }
+        }
     }
 
     private static func serve(_ child: NIOAsyncChannel<ULIndicationEvent, ULRequest>, id: Int,
@@ -255,13 +309,7 @@ public final class AssociationAcceptor: Sendable {
                     observer(.accepted(id: id, ac, agreed: association.agreed, maximumSendPDV: association.maximumPDVDataLength))
                     do {
                         try await withTaskCancellationHandler {
-                            if configuration.serviceOnEventLoop, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
-                                try await withTaskExecutorPreference(EventLoopTaskExecutor(child.channel.eventLoop)) {
-                                    try await service(association)
-                                }
-                            } else {
-                                try await service(association)
-                            }
+                            try await service(association)
                         } onCancel: {
                             association.abort()
                         }

@@ -21,9 +21,6 @@ public struct AcceptorConfiguration: Sendable {
     public var maximumAssociations = 64
     /// Abstract syntaxes offered besides Verification, which is always accepted.
     public var abstractSyntaxes: Set<String> = []
-    /// Runs each association's service on its channel's event loop (for services that never
-    /// block: the storage SCP), saving a thread hand-over per PDU.
-    public var serviceOnEventLoop = false
     /// Transfer syntaxes in our order of preference (+x options).
     public var transferSyntaxPreference: [String] = PresentationNegotiation.Preference.uncompressed.transferSyntaxes
 

@@ -183,22 +183,27 @@ final class DIMSEConnection: @unchecked Sendable {
 
     /// Sends a message (and its data set, already encoded in the context's syntax).
     func send(_ message: DIMSEMessage, dataSet: [UInt8]? = nil, contextID: UInt8) async throws {
-        for pdu in PDataFragmenter.pdus(contextID: contextID, command: message.commandSet(), dataSet: dataSet,
-                                        maximumPDVDataLength: maximumPDVDataLength) {
-            do {
-                try await channel.writeAndFlush(ULRequest.data(pdu))
-            } catch {
-                throw AssociationFailure.aborted("sending \(message.name) failed: \(error)")
-            }
-        }
+        try await send([(message, dataSet)], contextID: contextID)
     }
 
-    /// Sends a message without waiting for the write to complete (a response the peer will
-    /// answer anyway): a failed write closes the channel, which the next read reports.
-    func post(_ message: DIMSEMessage, dataSet: [UInt8]? = nil, contextID: UInt8) {
-        for pdu in PDataFragmenter.pdus(contextID: contextID, command: message.commandSet(), dataSet: dataSet,
-                                        maximumPDVDataLength: maximumPDVDataLength) {
-            channel.writeAndFlush(ULRequest.data(pdu), promise: nil)
+    /// Sends messages in order, their PDUs written in one go and flushed once; returns when
+    /// the last is written. Awaiting each PDU's write cost a task resumption per PDU, and
+    /// let a busy machine put time between the messages.
+    func send(_ messages: [(DIMSEMessage, [UInt8]?)], contextID: UInt8) async throws {
+        let pdus = messages.flatMap { message, dataSet in
+            PDataFragmenter.pdus(contextID: contextID, command: message.commandSet(), dataSet: dataSet,
+                                 maximumPDVDataLength: maximumPDVDataLength)
+        }
+        guard let last = pdus.last else { return }
+        let channel = self.channel
+        let written = channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            for pdu in pdus.dropLast() { channel.write(ULRequest.data(pdu), promise: nil) }
+            return channel.writeAndFlush(ULRequest.data(last))
+        }
+        do {
+            try await written.get()
+        } catch {
+            throw AssociationFailure.aborted("sending \(messages.map(\.0.name).joined(separator: " and ")) failed: \(error)")
         }
     }
 

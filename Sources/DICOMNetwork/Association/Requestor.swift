@@ -120,7 +120,13 @@ public final class AssociationRequestor: @unchecked Sendable {
 
     /// Sends a message (and its data set, already encoded in the context's syntax).
     public func send(_ message: DIMSEMessage, dataSet: [UInt8]? = nil, contextID: UInt8) async throws {
-        try await connection.send(message, dataSet: dataSet, contextID: contextID)
+        try await connection.send([(message, dataSet)], contextID: contextID)
+    }
+
+    /// Sends messages one behind the other in one write (a request and the C-CANCEL of it):
+    /// nothing can come between them.
+    public func send(_ messages: [(DIMSEMessage, [UInt8]?)], contextID: UInt8) async throws {
+        try await connection.send(messages, contextID: contextID)
     }
 
     /// The next command or data fragment as it arrives, within the DIMSE timeout.
