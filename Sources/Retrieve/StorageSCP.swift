@@ -62,11 +62,21 @@ final class StorageSCP: Sendable {
     }
 
     /// One association's objects, one at a time. Called on the association's event loop only.
+    ///
+    /// Fragments are gathered and written a MiB at a time. While a write job is on the thread
+    /// pool the association keeps reading, up to two MiB more; beyond that, and once the
+    /// object's last fragment is in, it is paused until the job is back. An object complete at
+    /// its first write (below a MiB: a CT or MR image) is written right here instead: the hop
+    /// to the thread pool and back cost more CPU than the write. Like DCMTK's storescp, the
+    /// loop then waits for the page cache: at most a MiB of file work per object.
     private final class StorageAssociation: EventLoopAssociationService {
         let scp: StorageSCP
         var incoming: Incoming?
-        /// A write job is on the thread pool: the association is paused until it is back.
-        var writing = false
+        /// The object's last fragment has arrived.
+        var lastIn = false
+        /// A write job is on the thread pool; the sink is the job's until it is back.
+        var jobOut = false
+        var paused = false
         /// The association ended while a write job was out; the job's return cleans up.
         var ended = false
 
@@ -83,45 +93,55 @@ final class StorageSCP: Sendable {
                                            sopClassUID: rq.affectedSOPClassUID, sopInstanceUID: rq.affectedSOPInstanceUID))
                 emit(.storeBegan(id: association.id))
                 incoming?.sink?.discard()
+                lastIn = false
                 incoming = scp.begin(rq, contextID: id, transferSyntax: association.context(id)?.transferSyntax)
             case .dataFragment(let bytes, _, let isLast):
-                // Taken out, not copied: with a second reference left in `incoming`, each
-                // append below copied the whole list of pending fragments.
-                guard var current = incoming.take() else { return }
+                guard incoming != nil else { return }
                 emit(.storeProgress(id: association.id, bytes: bytes.count))
-                current.bytes += bytes.count
-                if current.refusal == nil && current.storing {
-                    current.pending.append(bytes)
-                    current.pendingBytes += bytes.count
-                    if current.pendingBytes >= StorageSCP.writeChunk || isLast, let job = scp.writeJob(&current, finishing: isLast) {
-                        // An object complete at its first write (below writeChunk, a CT or MR
-                        // image) is written right here: the hop to the thread pool and back
-                        // cost more CPU than the write. Like DCMTK's storescp, the loop then
-                        // waits for the page cache: at most a MiB of file work per object.
-                        if current.sink == nil && isLast {
-                            StorageSCP.apply(Result { try job() }, to: &current, options: scp.options)
-                        } else {
-                            incoming = current
-                            writing = true
-                            association.pause()
-                            let this = NIOLoopBound(self, eventLoop: association.eventLoop)
-                            scp.pool.runIfActive(eventLoop: association.eventLoop, job).whenComplete { result in
-                                this.value.written(result, finishing: isLast, on: association)
-                            }
-                            return
-                        }
-                    }
+                // Appended in place: a copy of `incoming` held meanwhile would make each append
+                // copy the list of pending fragments.
+                incoming!.bytes += bytes.count
+                if incoming!.refusal == nil && incoming!.storing {
+                    incoming!.pending.append(bytes)
+                    incoming!.pendingBytes += bytes.count
                 }
-                if isLast { complete(current, on: association) } else { incoming = current }
+                if isLast { lastIn = true }
+                advance(on: association)
             case .command(let other, _):
                 throw AssociationFailure.protocolError("a storage SCP does not serve \(other.name)")
             }
         }
 
+        /// Starts the write job that is due, if none is out; completes the object once its
+        /// last fragment is written.
+        private func advance(on association: EventLoopAssociation) {
+            defer { updatePause(association) }
+            guard !jobOut, var current = incoming.take() else { return }
+            if current.refusal != nil {
+                current.pending = []
+                current.pendingBytes = 0
+            }
+            let due = current.refusal == nil && (lastIn || current.pendingBytes >= StorageSCP.writeChunk)
+            if due, let (job, finishing) = scp.writeJob(&current, lastIn: lastIn) {
+                if current.sink == nil && finishing {
+                    StorageSCP.apply(Result { try job() }, to: &current, options: scp.options)
+                } else {
+                    incoming = current
+                    jobOut = true
+                    let this = NIOLoopBound(self, eventLoop: association.eventLoop)
+                    scp.pool.runIfActive(eventLoop: association.eventLoop, job).whenComplete { result in
+                        this.value.written(result, finishing: finishing, on: association)
+                    }
+                    return
+                }
+            }
+            if lastIn { complete(current, on: association) } else { incoming = current }
+        }
+
         /// A write job is back from the thread pool.
         private func written(_ result: Result<(ObjectSink, Result<(String, Bool), StoreFailure>?), any Error>, finishing: Bool,
                              on association: EventLoopAssociation) {
-            writing = false
+            jobOut = false
             guard !ended, var current = incoming.take() else {
                 // The association ended meanwhile: what the job wrote goes too.
                 if case .success(let (sink, _)) = result { sink.discard() }
@@ -130,13 +150,27 @@ final class StorageSCP: Sendable {
                 return
             }
             StorageSCP.apply(result, to: &current, options: scp.options)
-            if finishing { complete(current, on: association) } else { incoming = current }
-            association.resume()
+            if finishing {
+                complete(current, on: association)
+                updatePause(association)
+            } else {
+                incoming = current
+                advance(on: association)
+            }
         }
 
-        /// The last fragment is in (and written): checked, recorded and answered.
+        /// Reading stops while a job is out and the object is complete or two MiB wait.
+        private func updatePause(_ association: EventLoopAssociation) {
+            let pause = jobOut && (lastIn || (incoming?.pendingBytes ?? 0) >= 2 * StorageSCP.writeChunk)
+            guard pause != paused else { return }
+            paused = pause
+            if pause { association.pause() } else { association.resume() }
+        }
+
+        /// The last fragment is in and written: checked, recorded and answered.
         private func complete(_ current: Incoming, on association: EventLoopAssociation) {
             incoming = nil
+            lastIn = false
             scp.emit(.storeEnded(id: association.id))
             let status = scp.finish(current)
             let rsp = CStoreRSP(messageIDBeingRespondedTo: current.request.messageID,
@@ -147,8 +181,7 @@ final class StorageSCP: Sendable {
 
         func ended(_ association: EventLoopAssociation, error: (any Error)?) {
             ended = true
-            // With a write job out, the sink is the job's until it returns (`written`).
-            guard !writing, let current = incoming else { return }
+            guard !jobOut, let current = incoming else { return }
             incoming = nil
             cutOff(current, association)
         }
@@ -199,18 +232,25 @@ final class StorageSCP: Sendable {
     /// A write job failed before it had a sink to write to.
     struct CannotCreate: Error { var underlying: any Error }
 
-    /// The fragments pending, as one job that first makes the sink (for the object's first
-    /// write) and, with the last fragment, also finishes the object. nil when the object is
-    /// not written.
-    private func writeJob(_ incoming: inout Incoming, finishing: Bool)
-        -> (@Sendable () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?))? {
-        let fragments = incoming.pending
-        incoming.pending = []
-        incoming.pendingBytes = 0
+    /// A MiB of the fragments pending (all of them when fewer), as one job that first makes
+    /// the sink (for the object's first write) and, when it takes the last fragment
+    /// (`lastIn`: the object's last fragment has arrived), also finishes the object. nil when
+    /// the object is not written.
+    private func writeJob(_ incoming: inout Incoming, lastIn: Bool)
+        -> (job: @Sendable () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?), finishing: Bool)? {
+        guard let syntax = incoming.syntax else { return nil }
+        var count = 0, bytes = 0
+        while count < incoming.pending.count && bytes < StorageSCP.writeChunk {
+            bytes += incoming.pending[count].count
+            count += 1
+        }
+        let fragments = Array(incoming.pending.prefix(count))
+        incoming.pending.removeFirst(count)
+        incoming.pendingBytes -= bytes
+        let finishing = lastIn && incoming.pending.isEmpty
         let existing = incoming.sink
         let (rq, options) = (incoming.request, self.options)
-        guard let syntax = incoming.syntax else { return nil }
-        return {
+        let job: @Sendable () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?) = {
             let sink: ObjectSink
             if let existing {
                 sink = existing
@@ -229,6 +269,7 @@ final class StorageSCP: Sendable {
             }
             return (sink, finishing ? sink.finish() : nil)
         }
+        return (job, finishing)
     }
 
     /// What a write job gave, into the object's state.
