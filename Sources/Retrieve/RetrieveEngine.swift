@@ -137,6 +137,7 @@ public enum RetrieveEngine {
             emit(.associationFailed("\(error)"))
         }
         if let acceptor { await acceptor.stop(abortOpen: true) }
+        await scp.idle()
         let stored = scp.stored
         summary.objects = stored.objects
         summary.bytes = stored.bytes
@@ -200,7 +201,7 @@ public enum RetrieveEngine {
         }
         defer { watch?.stop() }
         var responses = 0
-        var cancelled = false
+        var cancelled = early
         while true {
             let (message, _, dataSet) = try await association.receive()
             guard case .moveRSP(let rsp) = message else {

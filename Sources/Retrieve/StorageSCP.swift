@@ -12,9 +12,11 @@ final class StorageSCP: Sendable {
     let options: StorageOptions
     let emit: @Sendable (RetrieveEvent) -> Void
     /// File work of objects larger than `writeChunk` runs here, a MiB at a time. A smaller
-    /// object is written where its association is served (the association's event loop, see
-    /// `inlineWrite`).
+    /// object is written where its association is served (its event loop, see
+    /// `StorageAssociation`).
     let pool: NIOThreadPool
+    /// Write jobs on the pool: `idle()` waits for them after the associations have ended.
+    private let jobsOut = Mutex(0)
     /// `faulted` counts the objects refused because the output directory could not take
     /// them (full, read-only...); `fault` is the errno of the first such failure.
     private let tally = Mutex((objects: 0, bytes: 0, failed: 0, faulted: 0, fault: Int32?.none))
@@ -28,6 +30,15 @@ final class StorageSCP: Sendable {
     }
 
     var stored: (objects: Int, bytes: Int, failed: Int, faulted: Int, fault: Int32?) { tally.withLock { $0 } }
+
+    /// Returns once no write job is out: an association that ended while one was leaves its
+    /// clean-up (or its record, when the job committed the object) to the job's return, which
+    /// must come before the counts are read or the process ends.
+    func idle() async {
+        while jobsOut.withLock({ $0 }) > 0 {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
 
     /// One object on its way in.
     private struct Incoming {
@@ -128,6 +139,7 @@ final class StorageSCP: Sendable {
                 } else {
                     incoming = current
                     jobOut = true
+                    scp.jobsOut.withLock { $0 += 1 }
                     let this = NIOLoopBound(self, eventLoop: association.eventLoop)
                     scp.pool.runIfActive(eventLoop: association.eventLoop, job).whenComplete { result in
                         this.value.written(result, finishing: finishing, on: association)
@@ -142,14 +154,22 @@ final class StorageSCP: Sendable {
         private func written(_ result: Result<(ObjectSink, Result<(String, Bool), StoreFailure>?), any Error>, finishing: Bool,
                              on association: EventLoopAssociation) {
             jobOut = false
-            guard !ended, var current = incoming.take() else {
-                // The association ended meanwhile: what the job wrote goes too.
+            defer { scp.jobsOut.withLock { $0 -= 1 } }
+            guard var current = incoming.take() else {
                 if case .success(let (sink, _)) = result { sink.discard() }
-                if let incoming { cutOff(incoming, association) }
-                incoming = nil
                 return
             }
             StorageSCP.apply(result, to: &current, options: scp.options)
+            if ended {
+                // The association ended while the job was out. An object the job committed is
+                // kept and counted (there is no one left to answer); anything else goes.
+                if finishing, case .success? = current.outcome {
+                    _ = scp.finish(current)
+                } else {
+                    cutOff(current, association)
+                }
+                return
+            }
             if finishing {
                 complete(current, on: association)
                 updatePause(association)
@@ -283,7 +303,8 @@ final class StorageSCP: Sendable {
             incoming.refusal = (.storeOutOfResources, "cannot write in \(options.outputDirectory): \(error.underlying)")
             incoming.systemCode = StorageSCP.systemCode(of: error.underlying)
         case .failure(let error):
-            // The sink that failed was discarded by the job.
+            // The job discarded a sink that failed; one it never ran on (the pool stopped) goes here.
+            incoming.sink?.discard()
             incoming.sink = nil
             incoming.refusal = StorageSCP.refusal(for: error)
             incoming.systemCode = StorageSCP.systemCode(of: error)

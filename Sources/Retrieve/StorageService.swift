@@ -34,5 +34,6 @@ public final class StorageService: Sendable {
     /// Stops listening; open associations run to their end.
     public func stop() async {
         await acceptor.stop(abortOpen: false)
+        await scp.idle()
     }
 }

@@ -11,10 +11,12 @@ import Testing
     /// machine does not trip them on the healthy associations.
     /// `onEventLoop`: the service is an `EventLoopAssociationService` (as the storage SCP's),
     /// not async code on a task; every test runs with both.
-    func acceptor(_ record: AcceptorRecord, timers seconds: Double = 10, onEventLoop: Bool) async throws -> AssociationAcceptor {
+    /// `dimse`: the DIMSE timeout when it differs from the ARTIM timer.
+    func acceptor(_ record: AcceptorRecord, timers seconds: Double = 10, dimse: Double? = nil,
+                  onEventLoop: Bool) async throws -> AssociationAcceptor {
         try await startTestAcceptor({
             $0.acseTimeout = seconds
-            $0.dimseTimeout = seconds
+            $0.dimseTimeout = dimse ?? seconds
         }, record: record, onEventLoop: onEventLoop)
     }
 
@@ -41,7 +43,9 @@ import Testing
     @Test(arguments: [false, true]) func aPDULengthOf4GBIsRefusedWithAnAbort(onEventLoop: Bool) async throws {
         let record = AcceptorRecord()
         // After the A-ABORT (AA-1) the acceptor waits for the peer to close, at most ARTIM.
-        let acceptor = try await acceptor(record, timers: 3, onEventLoop: onEventLoop)
+        // The DIMSE timeout stays long: a loaded machine once held the healthy echo
+        // association of expectStillServing for 3 s.
+        let acceptor = try await acceptor(record, timers: 3, dimse: 10, onEventLoop: onEventLoop)
         let client = try RawClient(port: acceptor.port)
         client.send([0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 64))
         let answer = await client.read(count: 10)
@@ -169,6 +173,22 @@ import Testing
         await expectNothingLeft(acceptor, record, connections: 1)
         #expect(record.abortReasons.count == 1)
         #expect(record.abortReasons.first?.contains("P-DATA-TF") == true, "\(record.abortReasons)")
+        await acceptor.stop()
+    }
+
+    /// An A-ABORT right behind the request, in the same write: the connection ends with one
+    /// reason, whichever of the two the acceptor was answering.
+    @Test(arguments: [false, true]) func anAbortRightBehindTheRequestIsReported(onEventLoop: Bool) async throws {
+        let record = AcceptorRecord()
+        let acceptor = try await acceptor(record, onEventLoop: onEventLoop)
+        let client = try RawClient(port: acceptor.port)
+        client.send(rawAssociateRQ() + PDU.abort(Abort(source: 0, reason: 0)).encoded())
+        _ = await client.readToEnd()
+        client.close()
+        await expectNothingLeft(acceptor, record, connections: 1)
+        #expect(record.abortReasons.count == 1, "\(record.events)")
+        #expect(record.abortReasons.allSatisfy { !$0.isEmpty })
+        try await expectStillServing(acceptor)
         await acceptor.stop()
     }
 

@@ -73,6 +73,8 @@ import TestPeers
         identifier.setString("STUDY", for: Tag(0x0008, 0x0052), vr: .CS)
         identifier.setString(try #require(archive.entries.first?.studyInstanceUID), for: Tag(0x0020, 0x000D), vr: .UI)
         configuration.identifiers = [identifier]
+        // With a cancel after the first response as well (-cancel 1): one C-CANCEL all the same.
+        configuration.cancelAfter = 1
         let control = RetrieveControl()
         control.cancel()
         let order = Mutex<[String]>([])
@@ -88,6 +90,7 @@ import TestPeers
         let seen = order.withLock { $0 }
         #expect(seen.first == "request" && seen.dropFirst().first == "cancel", "\(seen)")
         #expect(seen.last == "final FE00", "\(seen)")
+        #expect(seen.filter { $0 == "cancel" }.count == 1, "\(seen)")
         #expect(summary.objects < 100)
     }
 }

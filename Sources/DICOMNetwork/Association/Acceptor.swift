@@ -110,12 +110,29 @@ final class ConnectionCounter: Sendable {
 
 /// The handlers of the connections an event-loop acceptor has open, for stopping it.
 final class OpenConnections: Sendable {
-    private let handlers = Mutex<[Int: (handler: EventLoopAcceptorHandler, channel: Channel)]>([:])
+    private let state = Mutex((open: [Int: (handler: EventLoopAcceptorHandler, channel: Channel)](), stopping: false))
+
     func add(_ id: Int, _ handler: EventLoopAcceptorHandler, _ channel: Channel) {
-        handlers.withLock { $0[id] = (handler, channel) }
-        channel.closeFuture.whenComplete { _ in self.handlers.withLock { _ = $0.removeValue(forKey: id) } }
+        let stopping = state.withLock { s in
+            if !s.stopping { s.open[id] = (handler, channel) }
+            return s.stopping
+        }
+        // Accepted while the acceptor stops (its initializer ran after the listening socket
+        // closed): closed at once.
+        if stopping {
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { _ in self.state.withLock { _ = $0.open.removeValue(forKey: id) } }
     }
-    var all: [(handler: EventLoopAcceptorHandler, channel: Channel)] { handlers.withLock { Array($0.values) } }
+
+    /// From now on new connections are closed; the ones open now.
+    func stop() -> [(handler: EventLoopAcceptorHandler, channel: Channel)] {
+        state.withLock { s in
+            s.stopping = true
+            return Array(s.open.values)
+        }
+    }
 }
 
 /// Listens for associations and serves each independently of the others: one that
@@ -219,13 +236,18 @@ public final class AssociationAcceptor: Sendable {
                     let handler = EventLoopAcceptorHandler(id: id, eventLoop: channel.eventLoop, configuration: configuration,
                                                            counter: counter, logger: logger, observer: observer,
                                                            makeService: makeService)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        QuickAckHandler(),
-                        ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
-                        MessageToByteHandler(PDUEncoder()),
-                        AssociationHandler(role: .acceptor, artimTimeout: artim, logger: logger),
-                        handler,
-                    ])
+                    do {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            QuickAckHandler(),
+                            ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
+                            MessageToByteHandler(PDUEncoder()),
+                            AssociationHandler(role: .acceptor, artimTimeout: artim, logger: logger),
+                            handler,
+                        ])
+                    } catch {
+                        counter.close()
+                        throw error
+                    }
                     open.add(id, handler, channel)
                 }
             }
@@ -243,7 +265,7 @@ public final class AssociationAcceptor: Sendable {
             await runTask.value
         }
         if let open {
-            for (handler, channel) in open.all {
+            for (handler, channel) in open.stop() {
                 if abortOpen { handler.abortFromOutside() }
                 try? await channel.closeFuture.get()
             }

@@ -186,24 +186,34 @@ final class DIMSEConnection: @unchecked Sendable {
         try await send([(message, dataSet)], contextID: contextID)
     }
 
-    /// Sends messages in order, their PDUs written in one go and flushed once; returns when
-    /// the last is written. Awaiting each PDU's write cost a task resumption per PDU, and
-    /// let a busy machine put time between the messages.
+    /// Sends messages in order: their PDUs are written a MiB at a time, each batch flushed
+    /// once and awaited. Awaiting each PDU cost a task resumption per PDU and let a busy
+    /// machine put time between a request and the C-CANCEL behind it; a batch of a MiB keeps
+    /// a large data set from being queued in the channel whole.
     func send(_ messages: [(DIMSEMessage, [UInt8]?)], contextID: UInt8) async throws {
         let pdus = messages.flatMap { message, dataSet in
             PDataFragmenter.pdus(contextID: contextID, command: message.commandSet(), dataSet: dataSet,
                                  maximumPDVDataLength: maximumPDVDataLength)
         }
-        guard let last = pdus.last else { return }
         let channel = self.channel
-        let written = channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            for pdu in pdus.dropLast() { channel.write(ULRequest.data(pdu), promise: nil) }
-            return channel.writeAndFlush(ULRequest.data(last))
-        }
-        do {
-            try await written.get()
-        } catch {
-            throw AssociationFailure.aborted("sending \(messages.map(\.0.name).joined(separator: " and ")) failed: \(error)")
+        var start = 0
+        while start < pdus.count {
+            var end = start, bytes = 0
+            while end < pdus.count && (end == start || bytes < 1 << 20) {
+                bytes += pdus[end].values.reduce(0) { $0 + $1.data.count }
+                end += 1
+            }
+            let batch = pdus[start..<end]
+            let written = channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+                for pdu in batch.dropLast() { channel.write(ULRequest.data(pdu), promise: nil) }
+                return channel.writeAndFlush(ULRequest.data(batch[batch.endIndex - 1]))
+            }
+            do {
+                try await written.get()
+            } catch {
+                throw AssociationFailure.aborted("sending \(messages.map(\.0.name).joined(separator: " and ")) failed: \(error)")
+            }
+            start = end
         }
     }
 

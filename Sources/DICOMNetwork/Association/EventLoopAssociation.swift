@@ -128,7 +128,17 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        // A channel closed before it was ever active (the acceptor stopping) is never
+        // inactive: it is still counted out here.
+        closeOnce()
         self.context = nil
+    }
+
+    private func closeOnce() {
+        guard !closed else { return }
+        closed = true
+        counter.close()
+        observer(.closed(id: id))
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -139,15 +149,9 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
 
     func channelInactive(context: ChannelHandlerContext) {
         dimseTimer?.cancel()
-        if case .established = state {
-            end(AssociationFailure.aborted("the connection closed"))
-        }
+        fail(AssociationFailure.aborted("the connection closed"), abort: false)
         state = .done
-        if !closed {
-            closed = true
-            counter.close()
-            observer(.closed(id: id))
-        }
+        closeOnce()
         context.fireChannelInactive()
     }
 
@@ -166,11 +170,15 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
                 self.answer(rq, context: loopBound.value)
             }
         case .answering:
-            if case .providerAborted(let why) = indication {
-                state = .done
-                report(why)
-                context.close(promise: nil)
+            let why: String
+            switch indication {
+            case .providerAborted(let reason): why = reason
+            case .aborted(let abort): why = "the peer aborted (source \(abort.source), reason \(abort.reason))"
+            default: return
             }
+            state = .done
+            report(why)
+            context.close(promise: nil)
         case .established:
             established(indication)
         case .done:
@@ -206,8 +214,10 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
             contextIDs = Set(association.agreed.map(\.id))
             let service = makeService(association)
             state = .established(association, service)
-            context.writeAndFlush(wrapOutboundOut(.accept(ac)), promise: nil)
+            // Told before the write: a write that fails at once closes the channel, and the
+            // observer hears of the end after the acceptance, not before it.
             observer(.accepted(id: id, ac, agreed: association.agreed, maximumSendPDV: association.maximumPDVDataLength))
+            context.writeAndFlush(wrapOutboundOut(.accept(ac)), promise: nil)
             armDIMSETimer()
         }
     }
@@ -292,19 +302,16 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
     }
 
     /// Ends the association with `error`: aborted here when `abort` (the peer's own abort or
-    /// a closed connection needs none), reported, and the service told.
+    /// a closed connection needs none), reported, the service told, the channel closed. Once:
+    /// the state leaves `.established` before anything is written, so that a write closing
+    /// the channel at once cannot end it a second time with another reason.
     private func fail(_ error: any Error, abort: Bool) {
-        guard case .established = state else { return }
-        if abort { abortAssociation() }
-        end(error)
-    }
-
-    private func end(_ error: any Error) {
         guard case .established(let association, let service) = state else { return }
         dimseTimer?.cancel()
         state = .done
         held.removeAll()
         nextHeld = 0
+        if abort { context?.writeAndFlush(wrapOutboundOut(.abort), promise: nil) }
         report("\(error)")
         service.ended(association, error: error)
         // Closed at once, not after the peer or ARTIM: nothing more can happen on it.
@@ -354,8 +361,9 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
             held.removeAll(keepingCapacity: true)
             nextHeld = 0
         }
-        guard !paused, case .established = state else { return }
-        armDIMSETimer()
+        guard !paused else { return }
+        if case .established = state { armDIMSETimer() }
+        // Whatever the state (a held release answered): the peer's close must still be read.
         if readWanted, let context {
             readWanted = false
             context.read()
@@ -363,7 +371,7 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
     }
 
     func abortAssociation() {
-        context?.writeAndFlush(wrapOutboundOut(.abort), promise: nil)
+        fail(AssociationFailure.aborted("aborted by this side"), abort: true)
     }
 
     /// Aborts from outside the loop (the acceptor stopping with abortOpen).
