@@ -12,13 +12,27 @@ final class CancelWatch: Sendable {
     private let control: RetrieveControl
     private let wake: AsyncStream<Void>.Continuation
 
-    /// A cancel asked for before the request went out (while connecting, say): taken here so
-    /// that it goes out in the same write as the request, right behind it. Sent by a task
-    /// after the request's write, it went out only once a busy machine got round to that
-    /// task, by which time a fast archive had sent everything.
-    static func takeEarlyCancel(_ control: RetrieveControl?) -> Bool {
-        guard let control, !control.abortRequested else { return false }
-        return control.takeCancel()
+    /// Sends the request, then watches for the operator's cancel and abort: only once it
+    /// is out (a C-CANCEL between its command and its data set would break the message). A
+    /// cancel asked for before (while connecting, say) goes out in the same write, right behind
+    /// the request: sent by the watch's task after the request's write, it went out only once
+    /// a busy machine got round to that task, by which time a fast archive had sent
+    /// everything. `early` says whether it did. No watch without a control.
+    static func send(_ request: DIMSEMessage, dataSet: [UInt8], control: RetrieveControl?, association: AssociationRequestor,
+                     messageID: UInt16, contextID: UInt8, sent: @escaping @Sendable () -> Void,
+                     failed: @escaping @Sendable (String) -> Void) async throws -> (watch: CancelWatch?, early: Bool) {
+        let early = control.map { !$0.abortRequested && $0.takeCancel() } ?? false
+        var messages: [(DIMSEMessage, [UInt8]?)] = [(request, dataSet)]
+        if early {
+            sent()
+            messages.append((.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), nil))
+        }
+        try await association.send(messages, contextID: contextID)
+        let watch = control.map {
+            CancelWatch(control: $0, association: association, messageID: messageID, contextID: contextID,
+                        alreadySent: early, sent: sent, failed: failed)
+        }
+        return (watch, early)
     }
 
     /// Starts watching, once the request is out (a C-CANCEL between its command and its data
@@ -27,7 +41,7 @@ final class CancelWatch: Sendable {
     ///   - alreadySent: the request went out with a C-CANCEL behind it.
     ///   - sent: told just before the C-CANCEL goes out.
     ///   - failed: told why, when it could not be sent.
-    init(control: RetrieveControl, association: AssociationRequestor, messageID: UInt16, contextID: UInt8,
+    private init(control: RetrieveControl, association: AssociationRequestor, messageID: UInt16, contextID: UInt8,
                  alreadySent: Bool, sent: @escaping @Sendable () -> Void, failed: @escaping @Sendable (String) -> Void) {
         let (stream, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.control = control

@@ -103,22 +103,10 @@ public enum FindEngine {
         emit(.requestSent(messageID: messageID, contextID: context.id, identifier: identifier))
         var request = CFindRQ(messageID: messageID, affectedSOPClassUID: configuration.model.findSOPClass)
         request.priority = .medium
-        let early = CancelWatch.takeEarlyCancel(control)
-        var messages: [(DIMSEMessage, [UInt8]?)] = [(.findRQ(request), bytes)]
-        if early {
-            emit(.cancelSent(messageID: messageID, contextID: context.id))
-            messages.append((.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), nil))
-        }
-        try await association.send(messages, contextID: context.id)
-
-        // Only once the request is out (a C-CANCEL between its command and its data set would
-        // break the message): the operator's cancel and abort, acted on as soon as asked.
-        var watch: CancelWatch?
-        if let control {
-            watch = CancelWatch(control: control, association: association, messageID: messageID, contextID: context.id,
-                                alreadySent: early, sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
-                                failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
-        }
+        let (watch, _) = try await CancelWatch.send(
+            .findRQ(request), dataSet: bytes, control: control, association: association, messageID: messageID, contextID: context.id,
+            sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
+            failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
         defer {
             watch?.stop()
             summary.cancelSent = watch?.sent ?? false

@@ -183,22 +183,10 @@ public enum RetrieveEngine {
                               moveDestination: configuration.moveDestination)
         let bytes = try DataSetWriter(transferSyntax: syntax).encode(identifier)
         emit(.moveRequestSent(messageID: messageID, contextID: context.id, identifier: identifier, query: query, round: round))
-        let early = CancelWatch.takeEarlyCancel(control)
-        var messages: [(DIMSEMessage, [UInt8]?)] = [(.moveRQ(request), bytes)]
-        if early {
-            emit(.cancelSent(messageID: messageID, contextID: context.id))
-            messages.append((.cancelRQ(CCancelRQ(messageIDBeingRespondedTo: messageID)), nil))
-        }
-        try await association.send(messages, contextID: context.id)
-        // The operator's cancel or abort, watched while the responses are awaited: started
-        // once the request is out, so a C-CANCEL never lands inside it, and a cancel asked
-        // for while connecting is sent right after it.
-        var watch: CancelWatch?
-        if let control {
-            watch = CancelWatch(control: control, association: association, messageID: messageID, contextID: context.id,
-                                alreadySent: early, sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
-                                failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
-        }
+        let (watch, early) = try await CancelWatch.send(
+            .moveRQ(request), dataSet: bytes, control: control, association: association, messageID: messageID, contextID: context.id,
+            sent: { emit(.cancelSent(messageID: messageID, contextID: context.id)) },
+            failed: { emit(.warning("sending C-CANCEL failed: \($0)")) })
         defer { watch?.stop() }
         var responses = 0
         var cancelled = early
