@@ -22,4 +22,15 @@ static inline long cmalloc_mapped_blocks(void) {
     return -1;
 #endif
 }
+/* Whether the block at `p` (from malloc) has a mapping of its own: glibc marks such a chunk
+   with bit 1 (IS_MMAPPED) of the size word right before the block. 1 or 0; -1 where unknown.
+   For tests: unlike hblks, other threads' allocations cannot change it. */
+static inline int cmalloc_is_mapped(const void *p) {
+#if defined(__GLIBC__)
+    return (int)((((const size_t *)p)[-1] & 2) != 0);
+#else
+    (void)p;
+    return -1;
+#endif
+}
 #endif

@@ -159,6 +159,7 @@ import DICOMNetwork
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try pythonPath())
         process.arguments = ["-c", send, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"]
+        process.environment = peerEnvironment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         let ended: Void = await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A real DICOM peer (DCMTK or pynetdicom) run as a process on loopback for one test.
 public final class PeerProcess: @unchecked Sendable {
@@ -17,6 +18,7 @@ public final class PeerProcess: @unchecked Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(candidate)) }
+            process.environment = peerEnvironment
             if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
             process.standardOutput = output
             process.standardError = output
@@ -53,15 +55,42 @@ public final class PeerProcess: @unchecked Sendable {
     deinit { stop() }
 }
 
+/// A port nothing listens on, for a peer or for our SCP to listen on later.
+///
+/// Taken below the kernel's range of ephemeral ports: a port from that range, free when asked
+/// for, can become the local end of any outgoing connection before its listener binds it (a
+/// full run makes thousands), and DCMTK's movescu then fails with "Address already in use".
+/// Each port is handed out once per test process, so two tests never get the same one.
 public func freePort() throws -> Int {
+    let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } ?? 32768
+    let range = 10000..<max(ephemeral, 10001)
+    for _ in 0..<200 {
+        let candidate = Int.random(in: range)
+        guard handedOutPorts.withLock({ $0.insert(candidate).inserted }) else { continue }
+        if canBind(candidate) { return candidate }
+    }
+    return try bindPort(0)
+}
+
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+private func canBind(_ port: Int) -> Bool {
+    (try? bindPort(port)) == port
+}
+
+/// Binds a socket to `port` on 127.0.0.1 (0: the kernel's choice) and closes it again; the
+/// port bound.
+private func bindPort(_ port: Int) throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    guard bound == 0 else { throw TestPeerMissing(what: "a free port (bind: errno \(errno))") }
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
     return Int(UInt16(bigEndian: address.sin_port))
 }
@@ -78,6 +107,16 @@ public func canConnect(_ port: Int) -> Bool {
     } == 0
 }
 
+
+/// The environment of every program the tests start: this one's, with Tests/python on
+/// PYTHONPATH, whose sitecustomize.py mends a race in pynetdicom that drops a response coming
+/// back very fast (see that file).
+public let peerEnvironment: [String: String] = {
+    var environment = ProcessInfo.processInfo.environment
+    let shim = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("python").path
+    environment["PYTHONPATH"] = [shim, environment["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
+    return environment
+}()
 
 /// pynetdicom's apps run as `python3 -m pynetdicom <app>`.
 public func pythonPath() throws -> String {
@@ -128,6 +167,7 @@ public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: 
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    process.environment = peerEnvironment
     process.standardOutput = out
     process.standardError = err
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
