@@ -520,7 +520,8 @@ final class ObjectSink: @unchecked Sendable {
             return .failure(StorageSCP.StoreFailure(status: .cannotUnderstand, reason: "the SOP Instance UID is not a valid UID"))
         }
         let finalPath = options.outputDirectory + "/" + name
-        let existed = FileManager.default.fileExists(atPath: finalPath)
+        // access(2), not FileManager: one system call and no more, once per object.
+        let existed = access(finalPath, F_OK) == 0
         do {
             if headerWritten {
                 // Written through: what came after the last large value.

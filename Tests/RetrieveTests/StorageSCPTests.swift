@@ -116,6 +116,12 @@ import DICOMNetwork
         #expect(try FileManager.default.contentsOfDirectory(atPath: output) == ["CT.1.2.826.0.1.3680043.8.498.7001.1"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/out") == ["od"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["out", "sources"])
+        // An ordinary file, readable as the umask allows (not the 0600 of a temporary file).
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let umaskLine = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") })
+        let mask = try #require(Int(umaskLine.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8))
+        let attributes = try FileManager.default.attributesOfItem(atPath: output + "/CT.1.2.826.0.1.3680043.8.498.7001.1")
+        #expect((attributes[.posixPermissions] as? Int) == 0o666 & ~mask)
         let received = try await dataSetLines(output + "/CT.1.2.826.0.1.3680043.8.498.7001.1")
         let original = try await dataSetLines(sources + "/good.dcm")
         #expect(!received.isEmpty && received == original)

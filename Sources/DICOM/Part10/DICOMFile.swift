@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Who we are in file meta information and association negotiation.
 public enum Implementation {
@@ -280,31 +281,45 @@ public final class PartFile: @unchecked Sendable {
     static let maximumPieces = 128
 
     public init(directory: String) throws {
-        var template = Array((directory + "/.movescu-\(getpid())-XXXXXX.part").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 5) }
-        guard fd >= 0 else {
-            throw DICOMError.fileSystem(path: directory, action: "cannot create a file there", code: errno)
+        // Created with O_EXCL (never through a link an attacker put there) and mode 0666,
+        // which the kernel narrows by the umask: ordinary output, no fchmod after mkstemp's
+        // 0600. A name taken already (another run in another PID namespace) moves on to the
+        // next one.
+        var attempts = 0
+        while true {
+            let path = directory + "/.movescu-\(PartFile.pid)-\(PartFile.nextSuffix()).part"
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if fd >= 0 {
+                self.fd = fd
+                self.temporaryPath = path
+                break
+            }
+            attempts += 1
+            guard errno == EEXIST, attempts < 100 else {
+                throw DICOMError.fileSystem(path: directory, action: "cannot create a file there", code: errno)
+            }
         }
-        self.fd = fd
-        self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         // Held while the file is written (and dropped by the kernel when the writer dies):
         // a run in another PID namespace or on another host sharing the folder, to which
         // our PID means nothing, sees the lock and leaves the file alone.
         _ = flock(fd, LOCK_EX | LOCK_NB)
-        // mkstemp makes 0600; files here are ordinary output, readable as umask allows.
-        fchmod(fd, 0o666 & ~PartFile.processUmask)
     }
 
-    /// The process's umask, read without changing it (umask(2) can only be read by setting
-    /// it, which would race with other threads creating files).
-    static let processUmask: mode_t = {
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
-           let value = mode_t(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) {
-            return value
+    private static let pid = getpid()
+    /// Part file names in this process: a counter from a random start, as six letters and
+    /// digits.
+    private static let counter = Atomic<UInt64>(UInt64.random(in: 0..<(1 << 35)))
+    private static let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+
+    static func nextSuffix() -> String {
+        var n = counter.add(1, ordering: .relaxed).newValue
+        var suffix = [UInt8](repeating: 0, count: 6)
+        for i in (0..<6).reversed() {
+            suffix[i] = digits[Int(n % 62)]
+            n /= 62
         }
-        return 0o022
-    }()
+        return String(decoding: suffix, as: UTF8.self)
+    }
 
     deinit {
         // Never committed: the temporary file goes with the object.
