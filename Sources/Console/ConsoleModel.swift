@@ -350,6 +350,8 @@ public struct ConsoleModel: Sendable {
             traced("-> C-STORE-RSP \(Self.hex(status.code)) \(status.text(for: .store)): \(reason)", .failure)
         case .fileOverwritten(let path):
             add("overwrote \((path as NSString).lastPathComponent)", .warning)
+        case .writesMovedToThreadPool(let ms):
+            add("a write took \(ms) ms: large objects are written off the event loop from now on")
         case .warning(let text): show(.warning(text))
         case .error(let text): show(.error(text))
         case .releasing: show(.releasing)

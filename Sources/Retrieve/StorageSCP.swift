@@ -8,13 +8,21 @@ import Synchronization
 /// The storage SCP that receives the moved objects. Each object goes to a hidden temporary
 /// file in the output directory as its fragments arrive, is checked, written under its
 /// final name (temporary name, then rename) and only then acknowledged.
+///
+/// File work is done where the association is served, on its event loop, as DCMTK's
+/// storescp does it in its one thread, while the output folder takes a write quickly (the
+/// page cache does, a MiB in well under a millisecond). Once a write takes longer than
+/// `StorageOptions.slowWrite` (a network share, a disk the kernel throttles writers to), the
+/// file work of objects larger than a write moves to the thread pool for the rest of the run,
+/// so that one association's disk waits do not hold up the others on its loop.
 final class StorageSCP: Sendable {
     let options: StorageOptions
     let emit: @Sendable (RetrieveEvent) -> Void
-    /// File work of objects larger than `writeChunk` runs here, a MiB at a time. A smaller
-    /// object is written where its association is served (its event loop, see
-    /// `StorageAssociation`).
+    /// Where file work goes once the output folder has been slow; see above.
     let pool: NIOThreadPool
+    /// A write has taken longer than `options.slowWrite`: objects larger than a write are
+    /// written on the pool from now on.
+    private let writesOnPool: Atomic<Bool>
     /// Write jobs on the pool: `idle()` waits for them after the associations have ended.
     private let jobsOut = Mutex(0)
     /// `faulted` counts the objects refused because the output directory could not take
@@ -27,6 +35,20 @@ final class StorageSCP: Sendable {
         self.options = options
         self.pool = pool
         self.emit = emit
+        writesOnPool = Atomic(options.slowWrite <= .zero)
+    }
+
+    var writingOnPool: Bool { writesOnPool.load(ordering: .relaxed) }
+
+    /// Runs a write job where the association is served; a slow one sends later objects'
+    /// file work to the pool.
+    private func writeHere(_ job: () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?), into current: inout Incoming) {
+        let started = ContinuousClock.now
+        StorageSCP.apply(Result { try job() }, to: &current, options: options)
+        let took = ContinuousClock.now - started
+        if took > options.slowWrite, !writesOnPool.exchange(true, ordering: .relaxed) {
+            emit(.writesMovedToThreadPool(milliseconds: Int((took.seconds * 1000).rounded())))
+        }
     }
 
     var stored: (objects: Int, bytes: Int, failed: Int, faulted: Int, fault: Int32?) { tally.withLock { $0 } }
@@ -74,12 +96,12 @@ final class StorageSCP: Sendable {
 
     /// One association's objects, one at a time. Called on the association's event loop only.
     ///
-    /// Fragments are gathered and written a MiB at a time. While a write job is on the thread
-    /// pool the association keeps reading, up to two MiB more; beyond that, and once the
-    /// object's last fragment is in, it is paused until the job is back. An object complete at
-    /// its first write (below a MiB: a CT or MR image) is written right here instead: the hop
-    /// to the thread pool and back cost more CPU than the write. Like DCMTK's storescp, the
-    /// loop then waits for the page cache: at most a MiB of file work per object.
+    /// Fragments are gathered and written a MiB at a time, here on the event loop while the
+    /// output folder is quick. Once it has been slow, an object larger than a MiB is written
+    /// on the thread pool: while a write job is out the association keeps reading, up to two
+    /// MiB more; beyond that, and once the object's last fragment is in, it is paused until
+    /// the job is back. An object complete at its first write (a CT or MR image) is always
+    /// written here: the hop to the thread pool and back costs more than the write.
     private final class StorageAssociation: EventLoopAssociationService {
         let scp: StorageSCP
         var incoming: Incoming?
@@ -132,10 +154,11 @@ final class StorageSCP: Sendable {
                 current.pending = []
                 current.pendingBytes = 0
             }
-            let due = current.refusal == nil && (lastIn || current.pendingBytes >= StorageSCP.writeChunk)
-            if due, let (job, finishing) = scp.writeJob(&current, lastIn: lastIn) {
-                if current.sink == nil && finishing {
-                    StorageSCP.apply(Result { try job() }, to: &current, options: scp.options)
+            func due() -> Bool { current.refusal == nil && (lastIn || current.pendingBytes >= StorageSCP.writeChunk) }
+            while due(), let (job, finishing) = scp.writeJob(&current, lastIn: lastIn) {
+                if (current.sink == nil && finishing) || !scp.writingOnPool {
+                    scp.writeHere(job, into: &current)
+                    if finishing { break }
                 } else {
                     incoming = current
                     jobOut = true

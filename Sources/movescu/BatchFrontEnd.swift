@@ -112,6 +112,8 @@ final class BatchFrontEnd: Sendable {
             log(.error, "Store of \(uid) failed (\(status.text(for: .store))): \(why)")
         case .fileOverwritten(let path):
             log(.warn, "DICOM file already exists, overwriting: \(path)")
+        case .writesMovedToThreadPool(let ms):
+            log(.debug, "A write to the output directory took \(ms) ms: objects over a MiB are written on the thread pool from now on")
         case .warning(let text):
             log(.warn, text)
         case .error(let text):
@@ -197,6 +199,7 @@ enum JSONLine {
         case .objectFailed(let uid, let status, let why):
             name = "objectFailed"; add("sopInstanceUID", uid); add("status", status.description); add("reason", why)
         case .fileOverwritten(let path): name = "fileOverwritten"; add("file", path)
+        case .writesMovedToThreadPool(let ms): name = "writesMovedToThreadPool"; add("milliseconds", ms)
         case .warning(let text): name = "warning"; add("message", text)
         case .error(let text): name = "error"; add("message", text)
         case .releasing: name = "releasing"

@@ -128,8 +128,10 @@ import DICOMNetwork
     }
 
     /// The SCP stopped (as at the end of a retrieve, abortOpen) while a large object is
-    /// half received: the association is aborted and its temporary file removed.
-    @Test func anObjectCutOffMidwayLeavesNothing() async throws {
+    /// half received: the association is aborted and its temporary file removed, whether the
+    /// file work is done on the event loop or on the thread pool.
+    @Test(arguments: [false, true])
+    func anObjectCutOffMidwayLeavesNothing(onPool: Bool) async throws {
         let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
         let output = root + "/od"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -141,6 +143,7 @@ import DICOMNetwork
         configuration.moveDestination = "OURS"
         configuration.listenHost = "127.0.0.1"
         configuration.storage.outputDirectory = output
+        configuration.storage.slowWrite = onPool ? .zero : .seconds(3600)
         let events = Events()
         // The sender is killed from inside our SCP's own event callback once 8 MiB are in: a
         // cut-off in the middle of the object however fast the transfer and however busy the
@@ -187,6 +190,49 @@ import DICOMNetwork
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: output).isEmpty)
         #expect(!events.all.withLock { $0.contains { if case .objectStored = $0 { true } else { false } } })
+    }
+
+    /// An object of several MiB arrives whole wherever its file work is done: on the event
+    /// loop (the output folder quick), on the thread pool (the folder slow from the first
+    /// write on), or moved from the one to the other after its first write.
+    @Test(arguments: ["event loop", "thread pool", "moved midway"])
+    func aLargeObjectArrivesWholeWhereverItIsWritten(_ mode: String) async throws {
+        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        let output = root + "/od"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Scripts"
+        let made = try await runProgram(try pythonPath(), [scripts + "/make-corpus.py", root + "/big", "--no-mixed", "--multiframe-mb", "8"])
+        guard made.status == 0 else { throw TestPeerMissing(what: "pydicom: \(made.output)") }
+        var configuration = RetrieveConfiguration()
+        configuration.moveDestination = "OURS"
+        configuration.listenHost = "127.0.0.1"
+        configuration.storage.outputDirectory = output
+        configuration.storage.slowWrite = ["event loop": .seconds(3600), "thread pool": .zero, "moved midway": .nanoseconds(1)][mode]!
+        let events = Events()
+        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
+        #expect(scp.writingOnPool == (mode == "thread pool"))
+        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
+                                                                logger: Logger(label: "test"), emit: events.add)
+        let send = Self.send.replacingOccurrences(of: "\"1.2.840.10008.5.1.4.1.1.2\"", with: "\"1.2.840.10008.5.1.4.1.1.7.3\"")
+        let result = try await runProgram(try pythonPath(), ["-c", send, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"])
+        await acceptor.stop()
+        await scp.idle()
+        #expect(result.output.contains("multiframe.dcm 0000"), "\(result.output)")
+        #expect(scp.writingOnPool == (mode != "event loop"))
+        // Said once when the writes move, not when they were there from the start.
+        let moved = events.all.withLock { $0.filter { if case .writesMovedToThreadPool = $0 { true } else { false } }.count }
+        #expect(moved == (mode == "moved midway" ? 1 : 0))
+        let files = try FileManager.default.contentsOfDirectory(atPath: output)
+        #expect(files.count == 1, "only the object, under its final name: \(files)")
+        // Every element the same, the pixel data byte for byte (pydicom compares).
+        let compare = """
+        import sys, pydicom
+        a, b = pydicom.dcmread(sys.argv[1]), pydicom.dcmread(sys.argv[2])
+        print("same" if a == b and a.PixelData == b.PixelData and len(a.PixelData) > 8000000 else "different")
+        """
+        let same = try await runProgram(try pythonPath(), ["-c", compare, root + "/big/multiframe.dcm", output + "/" + (files.first ?? "")])
+        #expect(same.output.hasPrefix("same"), "\(same.output)")
     }
 
     /// A command whose SOP Instance UID is padded with spaces (some old senders do) matches
