@@ -154,8 +154,8 @@ final class StorageSCP: Sendable {
                 current.pending = []
                 current.pendingBytes = 0
             }
-            func due() -> Bool { current.refusal == nil && (lastIn || current.pendingBytes >= StorageSCP.writeChunk) }
-            while due(), let (job, finishing) = scp.writeJob(&current, lastIn: lastIn) {
+            while current.refusal == nil && (lastIn || current.pendingBytes >= StorageSCP.writeChunk),
+                  let (job, finishing) = scp.writeJob(&current, lastIn: lastIn) {
                 if (current.sink == nil && finishing) || !scp.writingOnPool {
                     scp.writeHere(job, into: &current)
                     if finishing { break }
