@@ -54,7 +54,7 @@ def main():
     keys = ["-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + study]
     try:
         for round_ in range(args.rounds):
-            for tool in results:
+            for tool in b.in_turn(results, round_):
                 out = os.path.join(work, "%s-%d" % (tool, round_))
                 os.makedirs(out)
                 env = None

@@ -94,7 +94,7 @@ def main():
     try:
         for round_ in range(args.rounds):
             for senders in senders_list:
-                for kind in receivers:
+                for kind in b.in_turn(receivers, round_):
                     r = run(kind, files, senders, bench, work, "%s-%d-%d" % (kind, senders, round_))
                     results[(kind, senders)].append(r)
                     print("round %d %2d sender(s) %-17s %6.2f s  cpu %6.2f s  rss %6.1f MB" % ((round_ + 1, senders, kind) + r),

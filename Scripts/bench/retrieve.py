@@ -62,7 +62,7 @@ def main():
     work = tempfile.mkdtemp(prefix="bench-retrieve-", dir=b.OUT)
     try:
         for round_ in range(args.rounds):
-            for tool in tools:
+            for tool in b.in_turn(tools, round_):
                 out = os.path.join(work, "%s-%d" % (tool, round_))
                 os.makedirs(out)
                 argv, env = command(tool, movescu, ports[tool], archive.port, study, out)
