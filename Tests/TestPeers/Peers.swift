@@ -156,7 +156,8 @@ public struct TestPeerMissing: Error, CustomStringConvertible {
 /// Runs a program to its end and returns its exit status, standard output and standard
 /// error (or both together in `stdout` when `mergingOutput`). Waits without holding a thread
 /// of the cooperative pool (an acceptor under test in the same process needs those).
-public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: Bool = false) async throws
+public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: Bool = false,
+                       environment: [String: String] = peerEnvironment) async throws
     -> (status: Int32, stdout: String, stderr: String) {
     let base = NSTemporaryDirectory() + "program-\(UUID().uuidString)"
     let paths = [base + ".out", base + ".err"]
@@ -167,7 +168,7 @@ public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: 
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
-    process.environment = peerEnvironment
+    process.environment = environment
     process.standardOutput = out
     process.standardError = err
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
