@@ -6,8 +6,11 @@ can pass its checkpoint just before the pause and then take the answer off the D
 message queue itself. It finds no request in it, logs "Received unexpected C-STORE service
 message" and drops it; the sender then waits for its DIMSE timeout (30 s) and aborts. The
 window is wide only when the answer comes back within microseconds, as ours does, on a
-loaded machine (a full test run on two cores). Here a response the reactor takes goes back
-on the queue, where the waiting send_* call finds it.
+loaded machine (a full test run on two cores). Here a response the reactor takes while a
+send_* call has it paused (the checkpoint cleared: that call waits for exactly this answer)
+goes back on the queue, where the call finds it. Any other unexpected response is dropped
+with pynetdicom's warning as before, so that a stray answer from the peer under test is not
+taken for the next one.
 
 Patched when pynetdicom.association is first imported, so Python processes that never use
 pynetdicom pay nothing for it.
@@ -22,7 +25,7 @@ def _patch(module):
     serve = association._serve_request
 
     def serve_request(self, msg, context_id):
-        if getattr(msg, "is_valid_response", False):
+        if getattr(msg, "is_valid_response", False) and not self._reactor_checkpoint.is_set():
             self.dimse.msg_queue.put((context_id, msg))
             return
         serve(self, msg, context_id)
