@@ -351,7 +351,7 @@ public struct ConsoleModel: Sendable {
         case .fileOverwritten(let path):
             add("overwrote \((path as NSString).lastPathComponent)", .warning)
         case .writesMovedToThreadPool(let ms):
-            add("a write took \(ms) ms: large objects are written off the event loop from now on")
+            add("the output folder was slow (\(ms) ms for one write): objects over a MiB are written on a thread pool from now on")
         case .warning(let text): show(.warning(text))
         case .error(let text): show(.error(text))
         case .releasing: show(.releasing)

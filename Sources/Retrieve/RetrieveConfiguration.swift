@@ -47,9 +47,9 @@ public struct StorageOptions: Sendable {
     /// -up: silently correct space-padded UIDs in the command.
     public var correctUIDPadding = false
     public var write = DICOMFile.WriteOptions()
-    /// A write taking longer than this moves the storage SCP's file work from the event loop
-    /// to the thread pool for the rest of the run (see `StorageSCP`). Tests set zero to use
-    /// the thread pool from the first write on.
+    /// A write job taking longer than this moves the storage SCP's file work from the event
+    /// loop to the thread pool for the rest of the run (see `StorageSCP`). Tests set zero to
+    /// use the thread pool from the first job on (for objects not complete at their first).
     var slowWrite: Duration = .milliseconds(50)
     public init() {}
 }

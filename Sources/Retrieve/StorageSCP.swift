@@ -9,22 +9,27 @@ import Synchronization
 /// file in the output directory as its fragments arrive, is checked, written under its
 /// final name (temporary name, then rename) and only then acknowledged.
 ///
-/// File work is done where the association is served, on its event loop, as DCMTK's
-/// storescp does it in its one thread, while the output folder takes a write quickly (the
-/// page cache does, a MiB in well under a millisecond). Once a write takes longer than
-/// `StorageOptions.slowWrite` (a network share, a disk the kernel throttles writers to), the
-/// file work of objects larger than a write moves to the thread pool for the rest of the run,
-/// so that one association's disk waits do not hold up the others on its loop.
+/// Objects are written a MiB at a time, each such write job where the association is served,
+/// on its event loop, as DCMTK's storescp does it in its one thread, while the output folder
+/// takes them quickly (the page cache does, a MiB in well under a millisecond). Once a job
+/// takes longer than `StorageOptions.slowWrite` (a network share, a disk the kernel throttles
+/// writers to, a busy machine), the jobs of objects not complete at their first job move to
+/// the thread pool for the rest of the run, so that one association's disk waits do not hold
+/// up the others on its loop; so do, always, the jobs of such objects whose last job encodes
+/// the whole object from the spool (compressed, big endian, converted by +te and the like).
 final class StorageSCP: Sendable {
     let options: StorageOptions
     let emit: @Sendable (RetrieveEvent) -> Void
     /// Where file work goes once the output folder has been slow; see above.
     let pool: NIOThreadPool
-    /// A write has taken longer than `options.slowWrite`: objects larger than a write are
-    /// written on the pool from now on.
+    /// A write job has taken longer than `options.slowWrite`: objects not complete at their
+    /// first job are written on the pool from now on.
     private let writesOnPool: Atomic<Bool>
     /// Write jobs on the pool: `idle()` waits for them after the associations have ended.
     private let jobsOut = Mutex(0)
+    /// Write jobs sent to the pool so far (for tests).
+    private let poolJobs = Atomic(0)
+    var jobsSentToPool: Int { poolJobs.load(ordering: .relaxed) }
     /// `faulted` counts the objects refused because the output directory could not take
     /// them (full, read-only...); `fault` is the errno of the first such failure.
     private let tally = Mutex((objects: 0, bytes: 0, failed: 0, faulted: 0, fault: Int32?.none))
@@ -40,8 +45,8 @@ final class StorageSCP: Sendable {
 
     var writingOnPool: Bool { writesOnPool.load(ordering: .relaxed) }
 
-    /// Runs a write job where the association is served; a slow one sends later objects'
-    /// file work to the pool.
+    /// Runs a write job where the association is served; a slow one sends the jobs of objects
+    /// not complete at their first job to the pool from then on.
     private func writeHere(_ job: () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?), into current: inout Incoming) {
         let started = ContinuousClock.now
         StorageSCP.apply(Result { try job() }, to: &current, options: options)
@@ -67,18 +72,20 @@ final class StorageSCP: Sendable {
         var request: CStoreRQ
         var contextID: UInt8
         var transferSyntax: String
-        /// Where the object is being written: made by the first write job (so that an object
-        /// below a MiB costs one thread-pool job, not three); nil before that, with --ignore
-        /// and once refused.
+        /// Where the object is being written: made by the first write job; nil before that,
+        /// with --ignore and once refused.
         var sink: ObjectSink?
         /// The syntax the object is written in; nil when it is not written (--ignore, or
         /// refused when it began).
         var syntax: TransferSyntax?
         var storing: Bool { syntax != nil }
+        /// Each write job is a MiB of file work or so (see `ObjectSink.writesAsItComes`);
+        /// otherwise the job that finishes the object encodes all of it.
+        var writesAsItComes = false
         /// What finishing the object gave: the write job with the last fragment finishes it.
         var outcome: Result<(String, Bool), StoreFailure>?
-        /// Fragments not yet handed to the sink (kept as they came, not copied together): the
-        /// thread pool is asked once a MiB, not once a PDV.
+        /// Fragments not yet handed to the sink (kept as they came, not copied together): they
+        /// are written a MiB at a time, not a PDV at a time.
         var pending: [[UInt8]] = []
         var pendingBytes = 0
         var bytes = 0
@@ -97,11 +104,11 @@ final class StorageSCP: Sendable {
     /// One association's objects, one at a time. Called on the association's event loop only.
     ///
     /// Fragments are gathered and written a MiB at a time, here on the event loop while the
-    /// output folder is quick. Once it has been slow, an object larger than a MiB is written
-    /// on the thread pool: while a write job is out the association keeps reading, up to two
-    /// MiB more; beyond that, and once the object's last fragment is in, it is paused until
-    /// the job is back. An object complete at its first write (a CT or MR image) is always
-    /// written here: the hop to the thread pool and back costs more than the write.
+    /// output folder is quick (see `StorageSCP`). Otherwise an object not complete at its first
+    /// write job is written on the thread pool: while a job is out the association keeps
+    /// reading, up to two MiB more; beyond that, and once the object's last fragment is in, it
+    /// is paused until the job is back. An object complete at its first job (a CT or MR image)
+    /// is always written here: the hop to the thread pool and back costs more than the write.
     private final class StorageAssociation: EventLoopAssociationService {
         let scp: StorageSCP
         var incoming: Incoming?
@@ -156,13 +163,14 @@ final class StorageSCP: Sendable {
             }
             while current.refusal == nil && (lastIn || current.pendingBytes >= StorageSCP.writeChunk),
                   let (job, finishing) = scp.writeJob(&current, lastIn: lastIn) {
-                if (current.sink == nil && finishing) || !scp.writingOnPool {
+                if (current.sink == nil && finishing) || (!scp.writingOnPool && current.writesAsItComes) {
                     scp.writeHere(job, into: &current)
                     if finishing { break }
                 } else {
                     incoming = current
                     jobOut = true
                     scp.jobsOut.withLock { $0 += 1 }
+                    scp.poolJobs.add(1, ordering: .relaxed)
                     let this = NIOLoopBound(self, eventLoop: association.eventLoop)
                     scp.pool.runIfActive(eventLoop: association.eventLoop, job).whenComplete { result in
                         this.value.written(result, finishing: finishing, on: association)
@@ -269,6 +277,7 @@ final class StorageSCP: Sendable {
             return incoming
         }
         incoming.syntax = syntax
+        incoming.writesAsItComes = ObjectSink.writesAsItComes(syntax, options)
         return incoming
     }
 
@@ -433,10 +442,7 @@ final class ObjectSink: @unchecked Sendable {
         var parserOptions = DataSetParser.Options()
         parserOptions.maximumBufferedValue = ObjectSink.largeValue
         parser = DataSetParser(transferSyntax: transferSyntax, options: parserOptions)
-        let output = options.write.transferSyntax ?? transferSyntax
-        writeThrough = writingThrough && !options.bitPreserving && options.write.fileFormat && output == transferSyntax
-            && !transferSyntax.isBigEndian && !transferSyntax.isDeflated && !transferSyntax.isEncapsulated
-            && options.write.encoding.padding == nil && options.write.encoding.groupLength != .create
+        writeThrough = writingThrough && ObjectSink.writesThrough(transferSyntax, options)
         part = try PartFile(directory: options.outputDirectory)
         if options.bitPreserving {
             builder = DataSetBuilder(largeValues: .discard)
@@ -455,6 +461,21 @@ final class ObjectSink: @unchecked Sendable {
         } else {
             builder = DataSetBuilder(largeValues: .spool(Spool(directory: options.outputDirectory)))
         }
+    }
+
+    /// Whether large values go straight into the part file (see `writeThrough`).
+    static func writesThrough(_ transferSyntax: TransferSyntax, _ options: StorageOptions) -> Bool {
+        let output = options.write.transferSyntax ?? transferSyntax
+        return !options.bitPreserving && options.write.fileFormat && output == transferSyntax
+            && !transferSyntax.isBigEndian && !transferSyntax.isDeflated && !transferSyntax.isEncapsulated
+            && options.write.encoding.padding == nil && options.write.encoding.groupLength != .create
+    }
+
+    /// Whether every write job of an object is about a MiB of file work: its bytes go to the
+    /// file as they come (written through, or +B), not encoded whole from the spool by the
+    /// job that finishes it.
+    static func writesAsItComes(_ transferSyntax: TransferSyntax, _ options: StorageOptions) -> Bool {
+        options.bitPreserving || writesThrough(transferSyntax, options)
     }
 
     static func fix(_ uid: String, _ options: StorageOptions) -> String {

@@ -113,7 +113,7 @@ final class BatchFrontEnd: Sendable {
         case .fileOverwritten(let path):
             log(.warn, "DICOM file already exists, overwriting: \(path)")
         case .writesMovedToThreadPool(let ms):
-            log(.debug, "A write to the output directory took \(ms) ms: objects over a MiB are written on the thread pool from now on")
+            log(.debug, "Writing to the output directory took \(ms) ms for one piece: objects over a MiB are written on a thread pool from now on")
         case .warning(let text):
             log(.warn, text)
         case .error(let text):

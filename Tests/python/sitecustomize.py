@@ -15,7 +15,6 @@ taken for the next one.
 Patched when pynetdicom.association is first imported, so Python processes that never use
 pynetdicom pay nothing for it.
 """
-import importlib.abc
 import importlib.util
 import sys
 
@@ -26,14 +25,21 @@ def _patch(module):
 
     def serve_request(self, msg, context_id):
         if getattr(msg, "is_valid_response", False) and not self._reactor_checkpoint.is_set():
-            self.dimse.msg_queue.put((context_id, msg))
+            # At the head: it came before anything that arrived since it was taken.
+            queue = self.dimse.msg_queue
+            with queue.mutex:
+                queue.queue.appendleft((context_id, msg))
+                queue.unfinished_tasks += 1
+                queue.not_empty.notify()
             return
         serve(self, msg, context_id)
 
     association._serve_request = serve_request
 
 
-class _PatchOnImport(importlib.abc.MetaPathFinder):
+class _PatchOnImport:
+    """A meta path finder (duck-typed: importlib.abc costs an import of its own)."""
+
     def find_spec(self, name, path, target=None):
         if name != "pynetdicom.association":
             return None

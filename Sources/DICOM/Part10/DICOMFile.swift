@@ -282,8 +282,8 @@ public final class PartFile: @unchecked Sendable {
 
     public init(directory: String) throws {
         // Created with O_EXCL (never through a link an attacker put there) and mode 0666,
-        // which the kernel narrows by the umask: ordinary output, no fchmod after mkstemp's
-        // 0600. A name taken already (another run in another PID namespace) moves on to the
+        // which the kernel narrows by the umask (or the folder's default ACL): ordinary
+        // output, no fchmod after mkstemp's 0600. A name taken already (another run in another PID namespace) moves on to the
         // next one.
         var attempts = 0
         while true {
@@ -306,15 +306,18 @@ public final class PartFile: @unchecked Sendable {
     }
 
     private static let pid = getpid()
-    /// Part file names in this process: a counter from a random start, as six letters and
-    /// digits.
-    private static let counter = Atomic<UInt64>(UInt64.random(in: 0..<(1 << 35)))
+    private static let counter = Atomic<UInt64>(0)
     private static let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
 
+    /// Six letters and digits: a counter through Swift's hasher, whose key is random in each
+    /// process, so that names are unique in a run and cannot be guessed from one another by
+    /// someone who shares the folder (who could otherwise take the next names first).
     static func nextSuffix() -> String {
-        var n = counter.add(1, ordering: .relaxed).newValue
+        var hasher = Hasher()
+        hasher.combine(counter.add(1, ordering: .relaxed).newValue)
+        var n = UInt64(bitPattern: Int64(hasher.finalize()))
         var suffix = [UInt8](repeating: 0, count: 6)
-        for i in (0..<6).reversed() {
+        for i in 0..<6 {
             suffix[i] = digits[Int(n % 62)]
             n /= 62
         }
