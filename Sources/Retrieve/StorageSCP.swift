@@ -47,9 +47,9 @@ final class StorageSCP: Sendable {
 
     /// Runs a write job where the association is served; a slow one sends the jobs of objects
     /// not complete at their first job to the pool from then on.
-    private func writeHere(_ job: () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?), into current: inout Incoming) {
+    private func writeHere(_ job: () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?), into current: Incoming) {
         let started = ContinuousClock.now
-        StorageSCP.apply(Result { try job() }, to: &current, options: options)
+        StorageSCP.apply(Result { try job() }, to: current, options: options)
         let took = ContinuousClock.now - started
         if took > options.slowWrite, !writesOnPool.exchange(true, ordering: .relaxed) {
             emit(.writesMovedToThreadPool(milliseconds: Int((took.seconds * 1000).rounded())))
@@ -67,11 +67,13 @@ final class StorageSCP: Sendable {
         }
     }
 
-    /// One object on its way in.
-    private struct Incoming {
-        var request: CStoreRQ
-        var contextID: UInt8
-        var transferSyntax: String
+    /// One object on its way in. A class: it is handed between the association, its write
+    /// jobs' returns and the checks without copying its fields each time (a struct was copied
+    /// in and out of its optional on every fragment).
+    private final class Incoming {
+        let request: CStoreRQ
+        let contextID: UInt8
+        let transferSyntax: String
         /// Where the object is being written: made by the first write job; nil before that,
         /// with --ignore and once refused.
         var sink: ObjectSink?
@@ -94,6 +96,12 @@ final class StorageSCP: Sendable {
         var refusal: (DIMSEStatus, String)?
         /// The errno when the refusal is the file system's (the disk full, say).
         var systemCode: Int32?
+
+        init(request: CStoreRQ, contextID: UInt8, transferSyntax: String) {
+            self.request = request
+            self.contextID = contextID
+            self.transferSyntax = transferSyntax
+        }
     }
 
     /// The service of one storage association, on the association's event loop.
@@ -138,8 +146,6 @@ final class StorageSCP: Sendable {
             case .dataFragment(let bytes, _, let isLast):
                 guard incoming != nil else { return }
                 emit(.storeProgress(id: association.id, bytes: bytes.count))
-                // Appended in place: a copy of `incoming` held meanwhile would make each append
-                // copy the list of pending fragments.
                 incoming!.bytes += bytes.count
                 if incoming!.refusal == nil && incoming!.storing {
                     incoming!.pending.append(bytes)
@@ -156,15 +162,15 @@ final class StorageSCP: Sendable {
         /// last fragment is written.
         private func advance(on association: EventLoopAssociation) {
             defer { updatePause(association) }
-            guard !jobOut, var current = incoming.take() else { return }
+            guard !jobOut, let current = incoming.take() else { return }
             if current.refusal != nil {
                 current.pending = []
                 current.pendingBytes = 0
             }
             while current.refusal == nil && (lastIn || current.pendingBytes >= StorageSCP.writeChunk),
-                  let (job, finishing) = scp.writeJob(&current, lastIn: lastIn) {
+                  let (job, finishing) = scp.writeJob(current, lastIn: lastIn) {
                 if (current.sink == nil && finishing) || (!scp.writingOnPool && current.writesAsItComes) {
-                    scp.writeHere(job, into: &current)
+                    scp.writeHere(job, into: current)
                     if finishing { break }
                 } else {
                     incoming = current
@@ -186,11 +192,11 @@ final class StorageSCP: Sendable {
                              on association: EventLoopAssociation) {
             jobOut = false
             defer { scp.jobsOut.withLock { $0 -= 1 } }
-            guard var current = incoming.take() else {
+            guard let current = incoming.take() else {
                 if case .success(let (sink, _)) = result { sink.discard() }
                 return
             }
-            StorageSCP.apply(result, to: &current, options: scp.options)
+            StorageSCP.apply(result, to: current, options: scp.options)
             if ended {
                 // The association ended while the job was out. An object the job committed is
                 // kept and counted (there is no one left to answer); anything else goes.
@@ -264,7 +270,7 @@ final class StorageSCP: Sendable {
     }
 
     private func begin(_ rq: CStoreRQ, contextID: UInt8, transferSyntax: String?) -> Incoming {
-        var incoming = Incoming(request: rq, contextID: contextID,
+        let incoming = Incoming(request: rq, contextID: contextID,
                                 transferSyntax: transferSyntax ?? TransferSyntax.implicitVRLittleEndian.uid)
         if options.ignore { return incoming }
         let instance = options.correctUIDPadding ? ObjectNaming.unpadded(rq.affectedSOPInstanceUID) : rq.affectedSOPInstanceUID
@@ -288,7 +294,7 @@ final class StorageSCP: Sendable {
     /// the sink (for the object's first write) and, when it takes the last fragment
     /// (`lastIn`: the object's last fragment has arrived), also finishes the object. nil when
     /// the object is not written.
-    private func writeJob(_ incoming: inout Incoming, lastIn: Bool)
+    private func writeJob(_ incoming: Incoming, lastIn: Bool)
         -> (job: @Sendable () throws -> (ObjectSink, Result<(String, Bool), StoreFailure>?), finishing: Bool)? {
         guard let syntax = incoming.syntax else { return nil }
         var count = 0, bytes = 0
@@ -326,7 +332,7 @@ final class StorageSCP: Sendable {
 
     /// What a write job gave, into the object's state.
     private static func apply(_ result: Result<(ObjectSink, Result<(String, Bool), StoreFailure>?), any Error>,
-                              to incoming: inout Incoming, options: StorageOptions) {
+                              to incoming: Incoming, options: StorageOptions) {
         switch result {
         case .success(let (sink, outcome)):
             incoming.sink = sink
