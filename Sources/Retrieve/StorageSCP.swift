@@ -144,12 +144,12 @@ final class StorageSCP: Sendable {
                 lastIn = false
                 incoming = scp.begin(rq, contextID: id, transferSyntax: association.context(id)?.transferSyntax)
             case .dataFragment(let bytes, _, let isLast):
-                guard incoming != nil else { return }
+                guard let current = incoming else { return }
                 emit(.storeProgress(id: association.id, bytes: bytes.count))
-                incoming!.bytes += bytes.count
-                if incoming!.refusal == nil && incoming!.storing {
-                    incoming!.pending.append(bytes)
-                    incoming!.pendingBytes += bytes.count
+                current.bytes += bytes.count
+                if current.refusal == nil && current.storing {
+                    current.pending.append(bytes)
+                    current.pendingBytes += bytes.count
                 }
                 if isLast { lastIn = true }
                 advance(on: association)
@@ -162,7 +162,7 @@ final class StorageSCP: Sendable {
         /// last fragment is written.
         private func advance(on association: EventLoopAssociation) {
             defer { updatePause(association) }
-            guard !jobOut, let current = incoming.take() else { return }
+            guard !jobOut, let current = incoming else { return }
             if current.refusal != nil {
                 current.pending = []
                 current.pendingBytes = 0
@@ -173,7 +173,6 @@ final class StorageSCP: Sendable {
                     scp.writeHere(job, into: current)
                     if finishing { break }
                 } else {
-                    incoming = current
                     jobOut = true
                     scp.jobsOut.withLock { $0 += 1 }
                     scp.poolJobs.add(1, ordering: .relaxed)
@@ -184,7 +183,7 @@ final class StorageSCP: Sendable {
                     return
                 }
             }
-            if lastIn { complete(current, on: association) } else { incoming = current }
+            if lastIn { complete(current, on: association) }
         }
 
         /// A write job is back from the thread pool.
@@ -192,12 +191,13 @@ final class StorageSCP: Sendable {
                              on association: EventLoopAssociation) {
             jobOut = false
             defer { scp.jobsOut.withLock { $0 -= 1 } }
-            guard let current = incoming.take() else {
+            guard let current = incoming else {
                 if case .success(let (sink, _)) = result { sink.discard() }
                 return
             }
             StorageSCP.apply(result, to: current, options: scp.options)
             if ended {
+                incoming = nil
                 // The association ended while the job was out. An object the job committed is
                 // kept and counted (there is no one left to answer); anything else goes.
                 if finishing, case .success? = current.outcome {
@@ -211,7 +211,6 @@ final class StorageSCP: Sendable {
                 complete(current, on: association)
                 updatePause(association)
             } else {
-                incoming = current
                 advance(on: association)
             }
         }

@@ -71,10 +71,7 @@ import DICOMNetwork
 
     /// Sends the files to a storage SCP writing into `output`; pynetdicom's lines back.
     static func sendToOurSCP(output: String, files: [String], events: Events) async throws -> [String: String] {
-        var configuration = RetrieveConfiguration()
-        configuration.moveDestination = "OURS"
-        configuration.listenHost = "127.0.0.1"
-        configuration.storage.outputDirectory = output
+        let configuration = configuration(output: output)
         let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
         let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
                                                                 logger: Logger(label: "test"), emit: events.add)
@@ -127,22 +124,41 @@ import DICOMNetwork
         #expect(!received.isEmpty && received == original)
     }
 
+    /// `send` for a multi-frame secondary capture (the class the sender proposes).
+    static let sendSecondaryCapture = send.replacingOccurrences(of: "\"1.2.840.10008.5.1.4.1.1.2\"", with: "\"1.2.840.10008.5.1.4.1.1.7.3\"")
+
+    /// A fresh folder with an empty output folder `od` in it and a generated multi-frame
+    /// object of about `megabytes` MB at `big/multiframe.dcm`; the caller removes the folder.
+    static func largeObject(megabytes: Int) async throws -> (root: String, output: String) {
+        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        let output = root + "/od"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Scripts"
+        let made = try await runProgram(try pythonPath(), [scripts + "/make-corpus.py", root + "/big", "--no-mixed", "--multiframe-mb", String(megabytes)])
+        guard made.status == 0 else {
+            try? FileManager.default.removeItem(atPath: root)
+            throw TestPeerMissing(what: "pydicom: \(made.output)")
+        }
+        return (root, output)
+    }
+
+    /// Our storage SCP's settings for these tests, writing into `output`.
+    static func configuration(output: String) -> RetrieveConfiguration {
+        var configuration = RetrieveConfiguration()
+        configuration.moveDestination = "OURS"
+        configuration.listenHost = "127.0.0.1"
+        configuration.storage.outputDirectory = output
+        return configuration
+    }
+
     /// The SCP stopped (as at the end of a retrieve, abortOpen) while a large object is
     /// half received: the association is aborted and its temporary file removed, whether the
     /// file work is done on the event loop or on the thread pool.
     @Test(arguments: [false, true])
     func anObjectCutOffMidwayLeavesNothing(onPool: Bool) async throws {
-        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
-        let output = root + "/od"
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let (root, output) = try await Self.largeObject(megabytes: 64)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Scripts"
-        let made = try await runProgram(try pythonPath(), [scripts + "/make-corpus.py", root + "/big", "--no-mixed", "--multiframe-mb", "64"])
-        guard made.status == 0 else { throw TestPeerMissing(what: "pydicom: \(made.output)") }
-        var configuration = RetrieveConfiguration()
-        configuration.moveDestination = "OURS"
-        configuration.listenHost = "127.0.0.1"
-        configuration.storage.outputDirectory = output
+        var configuration = Self.configuration(output: output)
         configuration.storage.slowWrite = onPool ? .zero : .seconds(3600)
         let events = Events()
         // The sender is killed from inside our SCP's own event callback once 8 MiB are in: a
@@ -163,11 +179,9 @@ import DICOMNetwork
         let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: emit)
         let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
                                                                 logger: Logger(label: "test"), emit: emit)
-        // A multi-frame secondary capture: the sender proposes its class.
-        let send = Self.send.replacingOccurrences(of: "\"1.2.840.10008.5.1.4.1.1.2\"", with: "\"1.2.840.10008.5.1.4.1.1.7.3\"")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try pythonPath())
-        process.arguments = ["-c", send, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"]
+        process.arguments = ["-c", Self.sendSecondaryCapture, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"]
         process.environment = peerEnvironment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -198,17 +212,9 @@ import DICOMNetwork
     /// because its last job encodes it whole (+g: group lengths made, not written through).
     @Test(arguments: ["event loop", "thread pool", "moved midway", "encoded at the end"])
     func aLargeObjectArrivesWholeWhereverItIsWritten(_ mode: String) async throws {
-        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
-        let output = root + "/od"
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let (root, output) = try await Self.largeObject(megabytes: 8)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Scripts"
-        let made = try await runProgram(try pythonPath(), [scripts + "/make-corpus.py", root + "/big", "--no-mixed", "--multiframe-mb", "8"])
-        guard made.status == 0 else { throw TestPeerMissing(what: "pydicom: \(made.output)") }
-        var configuration = RetrieveConfiguration()
-        configuration.moveDestination = "OURS"
-        configuration.listenHost = "127.0.0.1"
-        configuration.storage.outputDirectory = output
+        var configuration = Self.configuration(output: output)
         configuration.storage.slowWrite = ["thread pool": .zero, "moved midway": .nanoseconds(1)][mode] ?? .seconds(3600)
         if mode == "encoded at the end" { configuration.storage.write.encoding.groupLength = .create }
         let events = Events()
@@ -216,8 +222,7 @@ import DICOMNetwork
         #expect(scp.writingOnPool == (mode == "thread pool"))
         let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
                                                                 logger: Logger(label: "test"), emit: events.add)
-        let send = Self.send.replacingOccurrences(of: "\"1.2.840.10008.5.1.4.1.1.2\"", with: "\"1.2.840.10008.5.1.4.1.1.7.3\"")
-        let result = try await runProgram(try pythonPath(), ["-c", send, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"])
+        let result = try await runProgram(try pythonPath(), ["-c", Self.sendSecondaryCapture, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"])
         await acceptor.stop()
         await scp.idle()
         #expect(result.output.contains("multiframe.dcm 0000"), "\(result.output)")
@@ -250,10 +255,7 @@ import DICOMNetwork
         let output = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: output) }
-        var configuration = RetrieveConfiguration()
-        configuration.moveDestination = "OURS"
-        configuration.listenHost = "127.0.0.1"
-        configuration.storage.outputDirectory = output
+        var configuration = Self.configuration(output: output)
         configuration.storage.correctUIDPadding = correct
         let events = Events()
         let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)

@@ -283,8 +283,8 @@ public final class PartFile: @unchecked Sendable {
     public init(directory: String) throws {
         // Created with O_EXCL (never through a link an attacker put there) and mode 0666,
         // which the kernel narrows by the umask (or the folder's default ACL): ordinary
-        // output, no fchmod after mkstemp's 0600. A name taken already (another run in another PID namespace) moves on to the
-        // next one.
+        // output, no fchmod after mkstemp's 0600. A name taken already (another run in
+        // another PID namespace) moves on to the next one.
         var attempts = 0
         while true {
             let path = directory + "/.movescu-\(PartFile.pid)-\(PartFile.nextSuffix()).part"
