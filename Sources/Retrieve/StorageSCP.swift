@@ -88,7 +88,7 @@ final class StorageSCP: Sendable {
         var outcome: Result<(String, Bool), StoreFailure>?
         /// Fragments not yet handed to the sink (kept as they came, not copied together): they
         /// are written a MiB at a time, not a PDV at a time.
-        var pending: [[UInt8]] = []
+        var pending: [ByteChunk] = []
         var pendingBytes = 0
         var bytes = 0
         var started = ContinuousClock.now
@@ -488,7 +488,7 @@ final class ObjectSink: @unchecked Sendable {
     }
 
     /// The next piece of the data set.
-    func consume(_ bytes: [UInt8]) throws {
+    func consume(_ bytes: ByteChunk) throws {
         if options.bitPreserving { try part.write(bytes) }
         try parser.append(bytes)
         try drain()

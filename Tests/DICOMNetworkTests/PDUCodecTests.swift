@@ -185,4 +185,42 @@ import Testing
         let counts = produced.map { pdu -> Int in if case .pData(let p) = pdu { p.values.count } else { 0 } }
         #expect(counts.reduce(0, +) == 40 && counts.count == 3 && counts.allSatisfy { $0 <= 18 }, "\(counts)")
     }
+
+    /// A data PDV that lies whole in one read is a view of the read buffer; commands, small
+    /// PDVs, PDVs cut by the end of a read and reads into a mostly empty buffer are copied.
+    /// Either way the PDVs are those of the whole PDU.
+    @Test func dataPDVsWholeInOneReadAreViewsOfIt() throws {
+        // A command, a 16 KiB data PDV, a small data PDV.
+        let stream = Self.pData([(1, 1, 200), (1, 0, 16384), (1, 2, 100)])
+        guard case .pData(let whole)? = try PDU.decode(stream[...], maximumLength: 65536)?.0 else {
+            Issue.record("not a P-DATA-TF"); return
+        }
+        func decode(_ reads: [ByteBuffer]) throws -> [PresentationDataValue] {
+            var decoder = PDUDecoder(maximumLength: 65536)
+            var values: [PresentationDataValue] = []
+            for var buffer in reads {
+                while let pdu = try decoder.decode(buffer: &buffer) {
+                    if case .pData(let p) = pdu { values += p.values }
+                }
+            }
+            return values
+        }
+        // One read that fills its buffer.
+        var values = try decode([ByteBuffer(bytes: stream)])
+        #expect(values == whole.values)
+        #expect(values.map(\.payload.isView) == [false, true, false])
+
+        // The same read into a buffer of 1 MiB: not worth keeping alive for 16 KiB.
+        var roomy = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        roomy.writeBytes(stream)
+        values = try decode([roomy])
+        #expect(values == whole.values)
+        #expect(values.map(\.payload.isView) == [false, false, false])
+
+        // The data PDV cut in two by the end of a read.
+        let cut = 6 + 6 + 200 + 6 + 8000
+        values = try decode([ByteBuffer(bytes: stream[..<cut]), ByteBuffer(bytes: stream[cut...])])
+        #expect(values == whole.values)
+        #expect(values.map(\.payload.isView) == [false, false, false])
+    }
 }

@@ -19,28 +19,43 @@ import Testing
         return (Array(bytes[start...]), file.transferSyntax)
     }
 
-    /// - Parameter asArrays: pieces given as arrays (which the parser takes without copying
-    ///   when it has parsed all before them) instead of slices.
+    /// How pieces are given to the parser.
+    enum Pieces: CustomStringConvertible {
+        /// Array slices: always copied.
+        case slices
+        /// Arrays, which the parser takes without copying when it has parsed all before them.
+        case arrays
+        /// Views of memory of their own (as the network's receive buffers), whose large
+        /// values' bytes the parser hands on without copying.
+        case views
+
+        var description: String { "\(self == .slices ? "slices" : self == .arrays ? "arrays" : "views")" }
+    }
+
+    /// - Returns: the data set, the number of value chunks, and how many of them were views.
     static func parseInPieces(_ bytes: [UInt8], _ syntax: TransferSyntax, sizes: [Int], maximumBufferedValue: Int,
-                              asArrays: Bool = false) throws -> (DataSet, Int) {
+                              as kind: Pieces = .slices) throws -> (DataSet, Int, Int) {
         var options = DataSetParser.Options()
         options.maximumBufferedValue = maximumBufferedValue
         var parser = DataSetParser(transferSyntax: syntax, options: options)
         var builder = DataSetBuilder()
         var position = 0
-        var chunks = 0
+        var chunks = 0, views = 0
         var sizeIndex = 0
         while position < bytes.count {
             let n = min(sizes[sizeIndex % sizes.count], bytes.count - position)
             sizeIndex += 1
-            if asArrays {
-                try parser.append(Array(bytes[position..<(position + n)]))
-            } else {
-                try parser.append(bytes[position..<(position + n)])
+            switch kind {
+            case .slices: try parser.append(bytes[position..<(position + n)])
+            case .arrays: try parser.append(Array(bytes[position..<(position + n)]))
+            case .views: try parser.append(ByteChunk.view(copying: Array(bytes[position..<(position + n)])))
             }
             position += n
             while let event = try parser.next() {
-                if case .valueChunk = event { chunks += 1 }
+                if case .valueChunk(let chunk) = event {
+                    chunks += 1
+                    if chunk.isView { views += 1 }
+                }
                 try builder.consume(event)
             }
         }
@@ -49,7 +64,7 @@ import Testing
         #expect(parser.isComplete)
         var dataSet = builder.dataSet
         if !syntax.isExplicitVR { dataSet.resolveAmbiguousVRs(dictionary: .active) }
-        return (dataSet, chunks)
+        return (dataSet, chunks, views)
     }
 
     @Test func bytesArrivingInAnyPiecesGiveTheSameDataSet() throws {
@@ -60,18 +75,24 @@ import Testing
         for path in files {
             let whole = try DICOMFile.read(path: path).dataSet
             let (bytes, syntax) = try Self.dataSetBytes(path)
-            for asArrays in [false, true] {
-                // Arrays take another path only where a piece starts after all is parsed:
-                // fewer sizes for them (this test is CPU work in a debug build).
-                for sizes in asArrays ? [[7, 1, 300], [4096]] : [[1], [7, 1, 300], [4096], [65536]] {
-                    let (pieces, _) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 1 << 20, asArrays: asArrays)
-                    #expect(pieces == whole, "\((path as NSString).lastPathComponent) in pieces of \(sizes), arrays: \(asArrays)")
+            for kind in [Pieces.slices, .arrays, .views] {
+                // Arrays and views take another path only where a piece starts after all is
+                // parsed: fewer sizes for them (this test is CPU work in a debug build).
+                for sizes in kind != .slices ? [[7, 1, 300], [4096]] : [[1], [7, 1, 300], [4096], [65536]] {
+                    let (pieces, _, _) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 1 << 20, as: kind)
+                    #expect(pieces == whole, "\((path as NSString).lastPathComponent) in pieces of \(sizes), as \(kind)")
                 }
                 // Large values arrive in chunks, never whole, and the result is the same.
-                for sizes in asArrays ? [[5000], [4096, 8192, 7]] : [[1000, 3]] {
-                    let (chunked, chunks) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 256, asArrays: asArrays)
-                    #expect(chunked == whole, "\((path as NSString).lastPathComponent) with values over 256 bytes chunked, pieces of \(sizes), arrays: \(asArrays)")
+                for sizes in kind != .slices ? [[5000], [4096, 8192, 7]] : [[1000, 3]] {
+                    let (chunked, chunks, views) = try Self.parseInPieces(bytes, syntax, sizes: sizes, maximumBufferedValue: 256, as: kind)
+                    #expect(chunked == whole, "\((path as NSString).lastPathComponent) with values over 256 bytes chunked, pieces of \(sizes), as \(kind)")
                     if bytes.count > 10_000 { #expect(chunks > 0) }
+                    // Views are handed on as they are, except where a value's bytes must be
+                    // swapped (big endian) or inflated first.
+                    if kind == .views && bytes.count > 10_000 && !syntax.isBigEndian && !syntax.isDeflated {
+                        #expect(views > 0, "\((path as NSString).lastPathComponent): no value chunk was a view")
+                    }
+                    if kind != .views || syntax.isDeflated { #expect(views == 0) }
                 }
             }
         }
@@ -105,6 +126,37 @@ import Testing
         #expect(parser.isComplete)
         #expect(largest <= 65536 + 12)
         #expect(received == pixels, "big endian words swapped back in every chunk")
+    }
+
+    @Test func aLargeValueInViewsIsHandedOnWithoutCopies() throws {
+        // 8 MB of little endian pixel data in views of 64 KiB (receive buffers): every chunk
+        // after the one that holds the element's header is one of those views, not a copy.
+        var dataSet = DataSet()
+        dataSet.setString("1.2.3", for: .sopInstanceUID)
+        let pixels = (0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        dataSet.set(DataElement(tag: .pixelData, vr: .OW, bytes: pixels))
+        let bytes = try DataSetWriter(transferSyntax: .explicitVRLittleEndian).encode(dataSet)
+        var parser = DataSetParser(transferSyntax: .explicitVRLittleEndian)
+        var chunks = 0, views = 0
+        var received: [UInt8] = []
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(65536, bytes.count - offset)
+            try parser.append(ByteChunk.view(copying: Array(bytes[offset..<(offset + n)])))
+            offset += n
+            while let event = try parser.next() {
+                if case .valueChunk(let chunk) = event {
+                    chunks += 1
+                    if chunk.isView { views += 1 }
+                    received.append(contentsOf: chunk)
+                }
+            }
+        }
+        parser.finish()
+        while try parser.next() != nil {}
+        #expect(parser.isComplete)
+        #expect(received == pixels)
+        #expect(chunks == 129 && views == 128, "\(chunks) chunks, \(views) of them views")
     }
 }
 

@@ -6,7 +6,7 @@ import Testing
 import TestPeers
 @testable import Retrieve
 @testable import movescu
-import DICOM
+@testable import DICOM
 import DICOMNetwork
 
 /// Our storage SCP on its own, fed by pynetdicom (which sends a file's data set exactly as
@@ -297,7 +297,8 @@ import DICOMNetwork
     /// same object written whole at the end, for pydicom's files with large native pixel data
     /// (explicit and implicit VR) and a generated CT, fed in PDV-sized pieces, with the
     /// default options and with ones that turn writing through off (+te from implicit,
-    /// +tb, +g, padding) or change what is written around it (-g, -e).
+    /// +tb, +g, padding) or change what is written around it (-g, -e). The pieces are arrays,
+    /// or views of a receive buffer as the PDU decoder makes them (written through).
     @Test(arguments: [[], ["+te"], ["+tb"], ["+g"], ["-g"], ["-e"], ["+p", "1024", "64"]])
     func writingThroughGivesTheSameFile(_ flags: [String]) async throws {
         let data = try await runProgram(try pythonPath(), ["-c", "import pydicom, os; print(os.path.join(os.path.dirname(pydicom.__file__), 'data', 'test_files'))"])
@@ -310,7 +311,7 @@ import DICOMNetwork
         let paths = ["SC_rgb_jpeg_dcmd.dcm", "examples_overlay.dcm", "examples_palette.dcm", "examples_rgb_color.dcm"]
             .map { pydicomFiles + "/" + $0 } + [root + "/corpus/bench0000.dcm"]
         let invocation = try CommandLineParser.parse(flags + ["-k", "PatientID=x", "localhost", "104"])
-        for (variant, through) in [("spooled", false), ("through", true)] {
+        for (variant, through, views) in [("spooled", false, false), ("through", true, false), ("views", true, true)] {
             try FileManager.default.createDirectory(atPath: root + "/" + variant, withIntermediateDirectories: true)
             var options = invocation.configuration.storage
             options.outputDirectory = root + "/" + variant
@@ -322,7 +323,8 @@ import DICOMNetwork
                 let sink = try ObjectSink(request: rq, transferSyntax: file.transferSyntax, options: options, writingThrough: through)
                 var at = 0
                 while at < bytes.count {
-                    try sink.consume(Array(bytes[at..<min(bytes.count, at + 16372)]))
+                    let piece = Array(bytes[at..<min(bytes.count, at + 16372)])
+                    try sink.consume(views ? ByteChunk.view(copying: piece) : ByteChunk(piece))
                     at += 16372
                 }
                 if case .failure(let failure) = sink.finish() { Issue.record("\(path) \(variant): \(failure.reason)") }
@@ -332,12 +334,14 @@ import DICOMNetwork
             }
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: root + "/spooled").sorted()
-        let throughNames = try FileManager.default.contentsOfDirectory(atPath: root + "/through").sorted()
-        #expect(names.count == paths.count && names == throughNames)
-        for name in names {
-            let a = FileManager.default.contents(atPath: root + "/spooled/" + name)
-            let b = FileManager.default.contents(atPath: root + "/through/" + name)
-            #expect(a != nil && a == b, "\(name) with \(flags): \(a?.count ?? 0) and \(b?.count ?? 0) bytes")
+        for other in ["through", "views"] {
+            let otherNames = try FileManager.default.contentsOfDirectory(atPath: root + "/" + other).sorted()
+            #expect(names.count == paths.count && names == otherNames)
+            for name in names {
+                let a = FileManager.default.contents(atPath: root + "/spooled/" + name)
+                let b = FileManager.default.contents(atPath: root + "/" + other + "/" + name)
+                #expect(a != nil && a == b, "\(name) \(other) with \(flags): \(a?.count ?? 0) and \(b?.count ?? 0) bytes")
+            }
         }
     }
 }

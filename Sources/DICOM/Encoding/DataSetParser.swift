@@ -7,7 +7,9 @@
 public enum DataSetEvent: Sendable, Equatable {
     case element(tag: Tag, vr: VR, value: [UInt8])
     case valueStart(tag: Tag, vr: VR, length: Int)
-    case valueChunk([UInt8])
+    /// Part of a large value: the bytes as they were given to the parser when they can be
+    /// handed on whole (no copy), else a copy.
+    case valueChunk(ByteChunk)
     case valueEnd
     /// A sequence (SQ, or UN of undefined length, which is an implicit VR sequence).
     case sequenceStart(tag: Tag, vr: VR, undefinedLength: Bool)
@@ -60,6 +62,10 @@ public struct DataSetParser: Sendable {
 
     private var buffer: [UInt8] = []
     private var readIndex = 0
+    /// A chunk given while `buffer` was all parsed, not copied into it: the parts of it that
+    /// belong to a large value are handed on as they are. Whatever else it holds is moved
+    /// into `buffer` when the parser gets to it.
+    private var direct: ByteChunk?
     /// Stream offset of buffer[0].
     private var bufferBase = 0
     private var inputFinished = false
@@ -85,7 +91,7 @@ public struct DataSetParser: Sendable {
 
     /// True once the input is finished and every element, item and sequence is complete.
     public var isComplete: Bool {
-        inputFinished && readIndex == buffer.count && stack.isEmpty && isNotPending && failure == nil
+        inputFinished && readIndex == buffer.count && direct == nil && stack.isEmpty && isNotPending && failure == nil
     }
 
     private var isNotPending: Bool {
@@ -95,7 +101,12 @@ public struct DataSetParser: Sendable {
 
     /// Adds bytes that arrived (compressed ones for a deflated syntax).
     public mutating func append<Bytes: Collection>(_ bytes: Bytes) throws where Bytes.Element == UInt8 {
+        try appendCopy(bytes)
+    }
+
+    private mutating func appendCopy<Bytes: Collection>(_ bytes: Bytes) throws where Bytes.Element == UInt8 {
         precondition(!inputFinished, "bytes appended after finish()")
+        takeDirect()
         compact()
         if inflater != nil {
             let out = try inflater!.inflate(Array(bytes), offset: offset)
@@ -108,14 +119,37 @@ public struct DataSetParser: Sendable {
     /// Adds bytes that arrived. When everything before them is parsed, the array itself
     /// becomes the buffer (no copy), and a value chunk that is all of it is handed out as is.
     public mutating func append(_ bytes: [UInt8]) throws {
-        guard inflater == nil, readIndex == buffer.count else {
-            try append(bytes[...])
+        guard inflater == nil, readIndex == buffer.count, direct == nil else {
+            try appendCopy(bytes)
             return
         }
         precondition(!inputFinished, "bytes appended after finish()")
         bufferBase += readIndex
         readIndex = 0
         buffer = bytes
+    }
+
+    /// Adds bytes that arrived. When everything before them is parsed, the chunk is not
+    /// copied: the parts of it that are a large value's come out as value chunks of it.
+    public mutating func append(_ chunk: ByteChunk) throws {
+        guard chunk.isView else {
+            try append(chunk.array)
+            return
+        }
+        guard inflater == nil, readIndex == buffer.count, direct == nil else {
+            try appendCopy(chunk)
+            return
+        }
+        precondition(!inputFinished, "bytes appended after finish()")
+        if !chunk.isEmpty { direct = chunk }
+    }
+
+    /// Moves what is left of the direct chunk into the buffer.
+    private mutating func takeDirect() {
+        guard let chunk = direct else { return }
+        direct = nil
+        compact()
+        chunk.withUnsafeBytes { buffer.append(contentsOf: $0) }
     }
 
     /// Says that no more bytes will come.
@@ -172,6 +206,23 @@ public struct DataSetParser: Sendable {
     }
 
     private mutating func nextEvent() throws -> DataSetEvent? {
+        if let chunk = direct {
+            switch pending {
+            case .value(let remaining, let unit, let isFragment) where !(encoding.bigEndian && unit > 1):
+                // A large value's bytes in a chunk given whole: handed on as they are.
+                let n = min(remaining, chunk.count)
+                let end = chunk.startIndex + n
+                direct = end == chunk.endIndex ? nil : chunk[end..<chunk.endIndex]
+                bufferBase += n
+                let left = remaining - n
+                pending = left == 0 ? .valueEnd : .value(remaining: left, unit: unit, isFragment: isFragment)
+                return .valueChunk(chunk[chunk.startIndex..<end])
+            case .valueEnd:
+                break
+            default:
+                takeDirect()
+            }
+        }
         switch pending {
         case .valueEnd:
             pending = .none
@@ -199,7 +250,7 @@ public struct DataSetParser: Sendable {
             if encoding.bigEndian && unit > 1 { ValueCoding.swapBytes(&chunk, unit: unit) }
             let left = remaining - n
             pending = left == 0 ? .valueEnd : .value(remaining: left, unit: unit, isFragment: isFragment)
-            return .valueChunk(chunk)
+            return .valueChunk(ByteChunk(chunk))
         case .none:
             break
         }

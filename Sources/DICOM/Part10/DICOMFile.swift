@@ -267,7 +267,7 @@ public final class PartFile: @unchecked Sendable {
     private var fd: Int32
     /// What the next flush writes, in order: large pieces as they were given, small ones
     /// gathered.
-    private var pieces: [[UInt8]] = []
+    private var pieces: [ByteChunk] = []
     private var small: [UInt8] = []
     private var pendingBytes = 0
     /// Bytes written so far.
@@ -330,13 +330,19 @@ public final class PartFile: @unchecked Sendable {
     }
 
     public func write(_ bytes: [UInt8]) throws {
+        try write(ByteChunk(bytes))
+    }
+
+    /// Writes a chunk: kept as it is when large (a receive buffer's view included), gathered
+    /// with others when small.
+    public func write(_ bytes: ByteChunk) throws {
         size += bytes.count
         if bytes.count >= PartFile.smallWrite {
             // Kept as it is (pixel data arrives in pieces of a PDV or more): no copy.
             closeSmall()
             pieces.append(bytes)
         } else {
-            small.append(contentsOf: bytes)
+            bytes.withUnsafeBytes { small.append(contentsOf: $0) }
         }
         pendingBytes += bytes.count
         if pendingBytes >= PartFile.bufferSize || pieces.count >= PartFile.maximumPieces { try flush() }
@@ -344,7 +350,7 @@ public final class PartFile: @unchecked Sendable {
 
     private func closeSmall() {
         guard !small.isEmpty else { return }
-        pieces.append(small)
+        pieces.append(ByteChunk(small))
         small = []
     }
 
@@ -378,7 +384,7 @@ public final class PartFile: @unchecked Sendable {
     }
 
     /// The pieces' bytes as I/O vectors, valid inside `body`.
-    private static func withVectors(_ pieces: ArraySlice<[UInt8]>, _ vectors: inout [iovec],
+    private static func withVectors(_ pieces: ArraySlice<ByteChunk>, _ vectors: inout [iovec],
                                     _ body: (inout [iovec]) throws -> Void) throws {
         guard let first = pieces.first else { return try body(&vectors) }
         try first.withUnsafeBytes { raw in

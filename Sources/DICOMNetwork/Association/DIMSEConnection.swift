@@ -35,7 +35,7 @@ final class TimeoutFlag: Sendable {
 /// data set in fragments (so that a large object can go to disk without being held whole).
 public enum AssociationEvent: Equatable, Sendable {
     case command(DIMSEMessage, contextID: UInt8)
-    case dataFragment([UInt8], contextID: UInt8, isLast: Bool)
+    case dataFragment(ByteChunk, contextID: UInt8, isLast: Bool)
 }
 
 /// The part requestor and acceptor share once an association is established: indications in
@@ -141,7 +141,7 @@ final class DIMSEConnection: @unchecked Sendable {
         }
         // Not removeFirst: that moves every event behind it, and a merged indication holds
         // up to a MiB of PDVs.
-        var event = AssociationEvent.dataFragment([], contextID: 0, isLast: false)
+        var event = AssociationEvent.dataFragment(ByteChunk([]), contextID: 0, isLast: false)
         swap(&event, &queued[nextQueued])
         nextQueued += 1
         return event
@@ -200,7 +200,7 @@ final class DIMSEConnection: @unchecked Sendable {
         while start < pdus.count {
             var end = start, bytes = 0
             while end < pdus.count && (end == start || bytes < 1 << 20) {
-                bytes += pdus[end].values.reduce(0) { $0 + $1.data.count }
+                bytes += pdus[end].values.reduce(0) { $0 + $1.payload.count }
                 end += 1
             }
             let batch = pdus[start..<end]

@@ -1,12 +1,15 @@
+import DICOM
 import NIOCore
 
 /// Decodes PDUs from a TCP byte stream; nil while a PDU is incomplete. A PDU longer than
 /// the maximum this side announced is an error raised from its header alone, before any of
 /// its body is buffered.
 ///
-/// P-DATA-TF PDUs are taken apart as their bytes arrive: each PDV's data is copied once,
-/// from the read buffer into the PDV, and every byte of a read is consumed (a header cut by
-/// the end of a read is kept here), so NIO never has to join one read's rest to the next.
+/// P-DATA-TF PDUs are taken apart as their bytes arrive, and every byte of a read is
+/// consumed (a header cut by the end of a read is kept here), so NIO never has to join one
+/// read's rest to the next. A data PDV that lies whole in one read is a view of the read
+/// buffer (no copy; see `worthKeeping`); any other PDV's data is copied once, from the read
+/// buffer into the PDV.
 /// Other PDUs are decoded whole by `PDU.decode`; both ways give the same PDVs and PDUs and
 /// the same errors.
 ///
@@ -48,6 +51,16 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     private var mergedPDUStart: Int?
     /// How much data merged P-DATA-TFs carry at most.
     static let mergeLimit = 1 << 20
+    /// Data PDVs smaller than this are copied out of the read buffer (it is not worth
+    /// keeping a buffer alive for them).
+    static let smallestView = 4096
+
+    /// Whether data PDVs may be views of this read buffer, which keeps all of it alive while
+    /// they are: only when at least half of it holds data, so that what is kept alive is at
+    /// most twice what is used.
+    static func worthKeeping(_ buffer: ByteBuffer) -> Bool {
+        buffer.writerIndex * 2 >= buffer.storageCapacity
+    }
 
     public init(maximumLength: UInt32) {
         self.maximumLength = maximumLength
@@ -121,11 +134,23 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
                 try PDataTF.checkItem(length: length, left: left - 4)
                 try PDataTF.checkControlHeader(header[5])
                 data = []
-                // Not more than has come and a little: the length is the peer's word.
-                data.reserveCapacity(min(length - 2, buffer.readableBytes + 65536))
                 state = .pdvData(left: left - 6, contextID: header[4], control: header[5], missing: length - 2)
             case .pdvData(let left, let contextID, let control, let missing):
                 let n = min(missing, buffer.readableBytes)
+                if data.isEmpty, n == missing, n >= PDUDecoder.smallestView, control & 1 == 0, PDUDecoder.worthKeeping(buffer) {
+                    // A data PDV whole in this read: a view of the read buffer, not a copy.
+                    let payload = buffer.readSlice(length: n)!.withUnsafeReadableBytesWithStorageManagement { bytes, storage in
+                        ByteChunk(owner: storage.takeUnretainedValue(), bytes: bytes)
+                    }
+                    values.append(PresentationDataValue(contextID: contextID, isCommand: false, isLast: control & 2 != 0, payload: payload))
+                    completedBytes += n
+                    state = .pdvHeader(left: left - n)
+                    continue
+                }
+                if data.isEmpty {
+                    // Not more than has come and a little: the length is the peer's word.
+                    data.reserveCapacity(min(missing, buffer.readableBytes + 65536))
+                }
                 if n > 0 {
                     buffer.readWithUnsafeReadableBytes { raw in
                         data.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[..<n]))

@@ -1,3 +1,5 @@
+import DICOM
+
 /// Splitting messages into P-DATA-TF PDUs and putting them together again
 /// (PS3.8 section 9.3.5 and Annex E, PS3.7 section 6.3.1).
 public enum PDataFragmenter {
@@ -38,7 +40,7 @@ public struct MessageAssembler: Sendable {
     public enum Event: Equatable, Sendable {
         /// A complete command; when it says a data set follows, data fragments come next.
         case command(contextID: UInt8, message: DIMSEMessage)
-        case dataFragment(contextID: UInt8, bytes: [UInt8], isLast: Bool)
+        case dataFragment(contextID: UInt8, bytes: ByteChunk, isLast: Bool)
     }
 
     private enum State: Sendable {
@@ -68,7 +70,7 @@ public struct MessageAssembler: Sendable {
             guard id == pdv.contextID else {
                 throw DIMSEError.fragments("a command fragment on presentation context \(pdv.contextID) while the command on context \(id) is incomplete")
             }
-            bytes += pdv.data
+            pdv.payload.withUnsafeBytes { bytes += $0 }
             guard bytes.count <= maximumCommandLength else {
                 throw DIMSEError.fragments("a command set of more than \(maximumCommandLength) bytes")
             }
@@ -84,7 +86,7 @@ public struct MessageAssembler: Sendable {
                 throw DIMSEError.fragments("a data fragment on presentation context \(pdv.contextID) for a command on context \(id)")
             }
             if pdv.isLast { state = .idle }
-            return [.dataFragment(contextID: id, bytes: pdv.data, isLast: pdv.isLast)]
+            return [.dataFragment(contextID: id, bytes: pdv.payload, isLast: pdv.isLast)]
         case (.idle, false):
             throw DIMSEError.fragments("a data fragment on presentation context \(pdv.contextID) without a command before it")
         case (.command(let id, _), false):

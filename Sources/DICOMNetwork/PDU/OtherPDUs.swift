@@ -1,3 +1,5 @@
+import DICOM
+
 /// A-ASSOCIATE-RJ (type 0x03), PS3.8 Table 9-21.
 public struct AssociateRJ: Equatable, Sendable {
     /// 1 rejected-permanent, 2 rejected-transient.
@@ -79,13 +81,24 @@ public struct PresentationDataValue: Equatable, Sendable {
     public var contextID: UInt8
     public var isCommand: Bool
     public var isLast: Bool
-    public var data: [UInt8]
+    /// The bytes; a received data PDV's may be a view of the receive buffer (no copy).
+    public var payload: ByteChunk
 
     public init(contextID: UInt8, isCommand: Bool, isLast: Bool, data: [UInt8]) {
+        self.init(contextID: contextID, isCommand: isCommand, isLast: isLast, payload: ByteChunk(data))
+    }
+
+    public init(contextID: UInt8, isCommand: Bool, isLast: Bool, payload: ByteChunk) {
         self.contextID = contextID
         self.isCommand = isCommand
         self.isLast = isLast
-        self.data = data
+        self.payload = payload
+    }
+
+    /// The bytes as an array (a copy when they are a view).
+    public var data: [UInt8] {
+        get { payload.array }
+        set { payload = ByteChunk(newValue) }
     }
 
     var messageControlHeader: UInt8 { (isCommand ? 0x01 : 0) | (isLast ? 0x02 : 0) }
@@ -100,10 +113,10 @@ public struct PDataTF: Equatable, Sendable {
     func encodedBody() -> [UInt8] {
         var w = PDUWriter()
         for value in values {
-            w.u32(UInt32(value.data.count + 2))
+            w.u32(UInt32(value.payload.count + 2))
             w.u8(value.contextID)
             w.u8(value.messageControlHeader)
-            w.append(value.data)
+            value.payload.withUnsafeBytes { w.append($0) }
         }
         return w.bytes
     }
