@@ -142,7 +142,14 @@ final class StorageSCP: Sendable {
                 emit(.storeBegan(id: association.id))
                 incoming?.sink?.discard()
                 lastIn = false
-                incoming = scp.begin(rq, contextID: id, transferSyntax: association.context(id)?.transferSyntax)
+                let current = scp.begin(rq, contextID: id, transferSyntax: association.context(id)?.transferSyntax)
+                incoming = current
+                if !rq.hasDataSet {
+                    // Nothing will follow: refused and answered now.
+                    current.refusal = (.cannotUnderstand, "the C-STORE request says that no data set follows it")
+                    lastIn = true
+                    advance(on: association)
+                }
             case .dataFragment(let bytes, _, let isLast):
                 guard let current = incoming else { return }
                 emit(.storeProgress(id: association.id, bytes: bytes.count))

@@ -279,6 +279,43 @@ import DICOMNetwork
         #expect(try FileManager.default.contentsOfDirectory(atPath: output) == ["CT." + uid])
     }
 
+    /// A C-STORE request whose command says that no data set follows is answered with a
+    /// failure at once (not waited on until the next command breaks the association), and the
+    /// association goes on: the next object is stored.
+    @Test func aStoreRequestWithoutDataSetIsAnsweredAtOnce() async throws {
+        let output = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let configuration = Self.configuration(output: output)
+        let events = Events()
+        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
+        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
+                                                                logger: Logger(label: "test"), emit: events.add)
+        var requestor = RequestorConfiguration()
+        requestor.callingAETitle = "SENDER"
+        requestor.calledAETitle = "OURS"
+        requestor.dimseTimeout = .seconds(10)
+        let (first, second) = try await AssociationRequestor.withAssociation(
+            host: "127.0.0.1", port: acceptor.port,
+            contexts: [ProposedPresentationContext(id: 1, abstractSyntax: ScriptedMoveSCP.ctClass, transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])],
+            configuration: requestor, group: MultiThreadedEventLoopGroup.singleton) { association in
+            var rq = CStoreRQ(messageID: 7, affectedSOPClassUID: ScriptedMoveSCP.ctClass, affectedSOPInstanceUID: ScriptedMoveSCP.instanceUID(1))
+            rq.hasDataSet = false
+            try await association.send(.storeRQ(rq), contextID: 1)
+            let (answer, _, _) = try await association.receive()
+            let second = try await association.store(sopClassUID: ScriptedMoveSCP.ctClass, sopInstanceUID: ScriptedMoveSCP.instanceUID(0),
+                                                     dataSet: try ScriptedMoveSCP.dataSet(0), contextID: 1)
+            try await association.release()
+            return (answer, second)
+        }
+        await acceptor.stop()
+        guard case .storeRSP(let rsp) = first else { Issue.record("not a C-STORE-RSP: \(first.name)"); return }
+        #expect(rsp.messageIDBeingRespondedTo == 7 && rsp.status == .cannotUnderstand)
+        #expect(events.failures.contains { $0.hasPrefix("C000") && $0.contains("no data set follows") }, "\(events.failures)")
+        #expect(second.code == 0x0000)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output) == ["CT." + ScriptedMoveSCP.instanceUID(0)])
+    }
+
     @Test func aFailedWriteAnswersA700() async throws {
         let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

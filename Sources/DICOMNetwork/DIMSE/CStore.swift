@@ -8,6 +8,10 @@ public struct CStoreRQ: Equatable, Sendable {
     public var priority: Priority = .medium
     public var moveOriginatorApplicationEntityTitle: String?
     public var moveOriginatorMessageID: UInt16?
+    /// What the command's Command Data Set Type says. A C-STORE request always has a data
+    /// set (PS3.7 9.3.1.1); one that says otherwise is answered with a failure at once, not
+    /// waited for.
+    public var hasDataSet = true
 
     public init(messageID: UInt16, affectedSOPClassUID: String, affectedSOPInstanceUID: String) {
         self.messageID = messageID
@@ -20,7 +24,7 @@ public struct CStoreRQ: Equatable, Sendable {
         b.ui(CommandTag.affectedSOPClassUID, affectedSOPClassUID)
         b.us(CommandTag.messageID, messageID)
         b.us(CommandTag.priority, priority.rawValue)
-        b.dataSetType(true)
+        b.dataSetType(hasDataSet)
         b.ui(CommandTag.affectedSOPInstanceUID, affectedSOPInstanceUID)
         if let ae = moveOriginatorApplicationEntityTitle { b.ae(CommandTag.moveOriginatorApplicationEntityTitle, ae) }
         if let id = moveOriginatorMessageID { b.us(CommandTag.moveOriginatorMessageID, id) }
@@ -32,6 +36,8 @@ public struct CStoreRQ: Equatable, Sendable {
         affectedSOPClassUID = try r.string(CommandTag.affectedSOPClassUID, "Affected SOP Class UID")
         affectedSOPInstanceUID = try r.string(CommandTag.affectedSOPInstanceUID, "Affected SOP Instance UID")
         priority = r.optionalUS(CommandTag.priority).flatMap(Priority.init(rawValue:)) ?? .medium
+        // Absent: a data set is assumed, as the service requires one.
+        hasDataSet = r.optionalUS(CommandTag.commandDataSetType).map { $0 != noDataSet } ?? true
         moveOriginatorApplicationEntityTitle = r.optionalString(CommandTag.moveOriginatorApplicationEntityTitle)
         moveOriginatorMessageID = r.optionalUS(CommandTag.moveOriginatorMessageID)
     }

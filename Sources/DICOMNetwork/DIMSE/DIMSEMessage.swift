@@ -58,7 +58,8 @@ public enum DIMSEMessage: Equatable, Sendable {
     /// Whether a data set follows the command.
     public var hasDataSet: Bool {
         switch self {
-        case .storeRQ, .findRQ, .moveRQ, .getRQ: return true
+        case .storeRQ(let m): return m.hasDataSet
+        case .findRQ, .moveRQ, .getRQ: return true
         case .findRSP(let m): return m.hasDataSet
         case .moveRSP(let m): return m.hasDataSet
         case .getRSP(let m): return m.hasDataSet
