@@ -3,9 +3,12 @@
 TCP_NODELAY=1), each under `perf record -g`, and the samples sorted into what they were
 doing, side by side in milliseconds.
 
-  Scripts/bench/profile.py [--images 1000] [--large] [--no-build]
+  Scripts/bench/profile.py [--images 1000] [--large | --receive] [--no-build]
 
---large retrieves the multi-frame object of large.py instead of the CT study. Output goes to
+--large retrieves the multi-frame object of large.py instead of the CT study. --receive
+profiles the receive path alone instead: DCMTK's storescu (TCP_NODELAY=1) sends the CT study
+to our storage SCP (receive-bench) and to DCMTK's storescp (TCP_NODELAY=1), and only the
+receiver is profiled. Output goes to
 the RAM file system as in retrieve.py (BENCH_OUT): on this machine's ext4 the kernel's time
 for writing the gigabyte varied from 0.1 to 2 s between runs. The kernel's part is sorted by what the stack shows (writing files, reading
 and writing sockets, waiting and waking, page faults, creating and renaming files); the user
@@ -17,9 +20,11 @@ import collections
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as b  # noqa: E402
@@ -101,15 +106,51 @@ def profile(argv, env, out_dir, data, warm, ours):
     return totals, files
 
 
+def profile_receive(receiver, files, out_dir, data, warm):
+    """Profiles a storage SCP while storescu sends `files` to it; (totals, files stored)."""
+    os.sync()
+    b.warm_memory(warm)
+    record = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-o", data, "--"]
+    ours = receiver != "storescp"
+    if ours:
+        process = subprocess.Popen(record + [receiver, out_dir, str(len(files))], stdout=subprocess.PIPE, text=True)
+        port = int(process.stdout.readline().split()[-1])
+    else:
+        port = b.free_port()
+        process = subprocess.Popen(record + ["/usr/bin/storescp", "-aet", "RECEIVER", "-od", out_dir, str(port)],
+                                   env=dict(os.environ, TCP_NODELAY="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        b.wait_listening(port)
+    subprocess.run(["/usr/bin/storescu", "-aec", "RECEIVER", "localhost", str(port)] + files,
+                   env=dict(os.environ, TCP_NODELAY="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not ours:
+        # storescp serves until stopped: stopped once every file is there (perf writes on SIGINT).
+        deadline = time.monotonic() + 30
+        while b.count_files(out_dir) < len(files) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGINT)
+    process.wait()
+    files_stored = b.count_files(out_dir)
+    script = subprocess.run(["perf", "script", "-i", data], capture_output=True, text=True).stdout
+    totals = collections.Counter()
+    for period, frames in sample_blocks(script):
+        totals[category(frames, ours)] += period / 1e6
+    return totals, files_stored
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--large", action="store_true")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--large", action="store_true")
+    mode.add_argument("--receive", action="store_true")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     if shutil.which("perf") is None:
         sys.exit("profile.py: perf is not installed (Debian: apt-get install linux-perf)")
     movescu = b.ours(build=not args.no_build)
+    if args.receive:
+        receive(args)
+        return
     if args.large:
         folder, study, _, total = b.large_corpus(1000)
         count, what = 1, "one multi-frame object of %.0f MB" % (total / 1e6)
@@ -142,16 +183,47 @@ def main():
         archive.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    names = sorted(set(results["ours"]) | set(results["dcmtk-nodelay"]),
-                   key=lambda n: (not n.startswith("kernel"), -max(results["ours"][n], results["dcmtk-nodelay"][n])))
-    rows = [[n, "%.0f" % results["ours"][n], "%.0f" % results["dcmtk-nodelay"][n]] for n in names]
-    for part in ("kernel", "user"):
-        rows.append(["all of " + part, "%.0f" % sum(v for k, v in results["ours"].items() if k.startswith(part)),
-                     "%.0f" % sum(v for k, v in results["dcmtk-nodelay"].items() if k.startswith(part))])
-    rows.append(["total", "%.0f" % sum(results["ours"].values()), "%.0f" % sum(results["dcmtk-nodelay"].values())])
     print("CPU time by what it was spent on, ms (perf record -g, cpu-clock at 4 kHz, one run each): %s, "
           "dcmqrscp on loopback; %s" % (what, b.machine()))
-    print(b.table(["spent on", "ours", "DCMTK movescu, TCP_NODELAY=1"], rows))
+    print(side_by_side(results["ours"], results["dcmtk-nodelay"], "DCMTK movescu, TCP_NODELAY=1"))
+
+
+def receive(args):
+    """The receive path alone: storescu sends the CT study to receive-bench and to storescp."""
+    b.ours(build=not args.no_build)
+    if not args.no_build:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "receive-bench"], cwd=b.ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
+    folder, _, total, count = b.corpus(args.images)
+    files = sorted(os.path.join(folder, "files", f) for f in os.listdir(os.path.join(folder, "files")) if f.endswith(".dcm"))
+    os.makedirs(b.OUT, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="bench-profile-", dir=b.OUT)
+    results = {}
+    try:
+        for receiver in (bench, "storescp"):
+            out = os.path.join(work, "out")
+            os.makedirs(out)
+            totals, stored = profile_receive(receiver, files, out, os.path.join(work, "perf.data"), total + total // 8)
+            if stored != len(files):
+                print("%s: %d of %d objects arrived" % (receiver, stored, len(files)), file=sys.stderr)
+            results[receiver] = totals
+            shutil.rmtree(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("CPU time of the receiver by what it was spent on, ms (perf record -g, cpu-clock at 4 kHz, one run each): "
+          "%d CT images of 512x512 (%.0f MB) sent by DCMTK's storescu (TCP_NODELAY=1); %s" % (count, total / 1e6, b.machine()))
+    print(side_by_side(results[bench], results["storescp"], "DCMTK storescp, TCP_NODELAY=1"))
+
+
+def side_by_side(ours, theirs, their_name):
+    names = sorted(set(ours) | set(theirs), key=lambda n: (not n.startswith("kernel"), -max(ours[n], theirs[n])))
+    rows = [[n, "%.0f" % ours[n], "%.0f" % theirs[n]] for n in names]
+    for part in ("kernel", "user"):
+        rows.append(["all of " + part, "%.0f" % sum(v for k, v in ours.items() if k.startswith(part)),
+                     "%.0f" % sum(v for k, v in theirs.items() if k.startswith(part))])
+    rows.append(["total", "%.0f" % sum(ours.values()), "%.0f" % sum(theirs.values())])
+    return b.table(["spent on", "ours", their_name], rows)
 
 
 if __name__ == "__main__":
