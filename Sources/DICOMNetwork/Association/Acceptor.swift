@@ -169,6 +169,13 @@ public final class AssociationAcceptor: Sendable {
     /// The buffer starts small and only grows while reads keep filling it.
     static let readSizes = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 1 << 20)
 
+    /// One read each time the socket is readable, not NIO's default of up to four. Data PDVs
+    /// are views of the read buffer (see `PDUDecoder`), so a buffer is often still in use when
+    /// the next read comes; NIO then allocates another and keeps up to this many per channel,
+    /// each up to the MiB above. With four, 16 storage associations at once took 65 MB of
+    /// memory against 42 MB with one, for the same CPU time.
+    static let readsPerWakeUp: UInt = 1
+
     /// Binds `host:port` (0.0.0.0 for all interfaces) and starts serving.
     public static func start(host: String = "0.0.0.0", port: Int, configuration: AcceptorConfiguration,
                              group: EventLoopGroup, logger: Logger = Logger(label: "dicom.acceptor"),
@@ -180,6 +187,7 @@ public final class AssociationAcceptor: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.recvAllocator, value: AssociationAcceptor.readSizes)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: AssociationAcceptor.readsPerWakeUp)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
@@ -230,6 +238,7 @@ public final class AssociationAcceptor: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.recvAllocator, value: AssociationAcceptor.readSizes)
+            .childChannelOption(ChannelOptions.maxMessagesPerRead, value: AssociationAcceptor.readsPerWakeUp)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let id = counter.open()
