@@ -146,7 +146,9 @@ final class StorageSCP: Sendable {
                 incoming = current
                 if !rq.hasDataSet {
                     // Nothing will follow: refused and answered now.
-                    current.refusal = (.cannotUnderstand, "the C-STORE request says that no data set follows it")
+                    if current.refusal == nil {
+                        current.refusal = (.cannotUnderstand, "the C-STORE request says that no data set follows it")
+                    }
                     lastIn = true
                     advance(on: association)
                 }
@@ -155,7 +157,9 @@ final class StorageSCP: Sendable {
                 emit(.storeProgress(id: association.id, bytes: bytes.count))
                 current.bytes += bytes.count
                 if current.refusal == nil && current.storing {
-                    current.pending.append(bytes)
+                    // Behind a write job that is out (a slow disk), a view of a read buffer is
+                    // copied: queued views would keep whole read buffers alive.
+                    current.pending.append(jobOut && bytes.isView ? ByteChunk(bytes.array) : bytes)
                     current.pendingBytes += bytes.count
                 }
                 if isLast { lastIn = true }
@@ -441,6 +445,8 @@ final class ObjectSink: @unchecked Sendable {
     private var streaming: (tag: Tag, vr: VR, odd: Bool)?
     /// Values written through so far (for tests).
     private(set) var valuesWrittenThrough = 0
+    /// Value chunks written through that were views of a read buffer, not copies (for tests).
+    private(set) var viewsWrittenThrough = 0
 
     /// Values larger than this are spooled, not kept in memory.
     static let largeValue = 64 << 10
@@ -506,6 +512,7 @@ final class ObjectSink: @unchecked Sendable {
             if let current = streaming {
                 switch event {
                 case .valueChunk(let chunk):
+                    if chunk.isView { viewsWrittenThrough += 1 }
                     try part.write(chunk)
                 case .valueEnd:
                     if current.odd { try part.write([current.vr.paddingByte]) }

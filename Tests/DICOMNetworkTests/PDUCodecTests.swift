@@ -223,4 +223,22 @@ import Testing
         #expect(values == whole.values)
         #expect(values.map(\.payload.isView) == [false, false, false])
     }
+
+    /// A view keeps what it holds even when the buffer it views is written again: NIO copies
+    /// storage that is not its alone before writing to it.
+    @Test func aViewKeepsItsBytesWhenTheBufferIsWrittenAgain() throws {
+        let stream = Self.pData([(1, 2, 16384)])
+        guard case .pData(let whole)? = try PDU.decode(stream[...], maximumLength: 65536)?.0 else {
+            Issue.record("not a P-DATA-TF"); return
+        }
+        var decoder = PDUDecoder(maximumLength: 65536)
+        var buffer = ByteBuffer(bytes: stream)
+        guard case .pData(let p)? = try decoder.decode(buffer: &buffer) else { Issue.record("no P-DATA-TF"); return }
+        #expect(p.values.first?.payload.isView == true)
+        // As NIO's read loop reuses a buffer: cleared and read into again.
+        buffer.clear()
+        buffer.writeBytes([UInt8](repeating: 0xEE, count: stream.count))
+        buffer.withUnsafeMutableReadableBytes { $0.storeBytes(of: 0xAB, toByteOffset: 20, as: UInt8.self) }
+        #expect(p.values == whole.values)
+    }
 }

@@ -128,6 +128,61 @@ import Testing
         #expect(received == pixels, "big endian words swapped back in every chunk")
     }
 
+    /// Views take the same checks as arrays: a value's chunks are whole words, and a stream
+    /// cut inside a word fails with the same error either way.
+    @Test func viewsAndArraysFailAlike() throws {
+        var dataSet = DataSet()
+        dataSet.setString("1.2.3", for: .sopInstanceUID)
+        dataSet.set(DataElement(tag: .pixelData, vr: .OW, bytes: (0..<40000).map { UInt8(truncatingIfNeeded: $0) }))
+        let bytes = try DataSetWriter(transferSyntax: .explicitVRLittleEndian).encode(dataSet)
+        for cut in [1, 3, 7] {
+            var errors: [String] = []
+            for views in [false, true] {
+                var options = DataSetParser.Options()
+                options.maximumBufferedValue = 256
+                var parser = DataSetParser(transferSyntax: .explicitVRLittleEndian, options: options)
+                var oddChunks = 0, viewChunks = 0
+                do {
+                    var at = 0
+                    let end = bytes.count - cut
+                    while at < end {
+                        let piece = Array(bytes[at..<min(end, at + 4096)])
+                        if views { try parser.append(ByteChunk.view(copying: piece)) } else { try parser.append(piece) }
+                        at += piece.count
+                        while let event = try parser.next() {
+                            if case .valueChunk(let chunk) = event {
+                                if chunk.count % 2 == 1 { oddChunks += 1 }
+                                if chunk.isView { viewChunks += 1 }
+                            }
+                        }
+                    }
+                    parser.finish()
+                    while try parser.next() != nil {}
+                    errors.append("no error")
+                } catch {
+                    errors.append("\(error)")
+                }
+                #expect(oddChunks == 0, "views: \(views), cut \(cut)")
+                #expect(views == (viewChunks > 0), "views: \(views), cut \(cut): \(viewChunks) chunks were views")
+            }
+            #expect(errors[0] == errors[1] && errors[0] != "no error", "cut \(cut): \(errors)")
+        }
+    }
+
+    @Test func aChunkCopiesAndComparesAsItsBytes() {
+        let bytes = (0..<10000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        for chunk in [ByteChunk(bytes), ByteChunk.view(copying: bytes)] {
+            let part = chunk[100..<9000]
+            #expect(Array(part) == Array(bytes[100..<9000]))
+            #expect(part.array == Array(bytes[100..<9000]))
+            var appended: [UInt8] = [1, 2]
+            appended.append(contentsOf: part)
+            #expect(appended == [1, 2] + bytes[100..<9000])
+            #expect(part == ByteChunk(Array(bytes[100..<9000])))
+            #expect(part.isView == chunk.isView)
+        }
+    }
+
     @Test func aLargeValueInViewsIsHandedOnWithoutCopies() throws {
         // 8 MB of little endian pixel data in views of 64 KiB (receive buffers): every chunk
         // after the one that holds the element's header is one of those views, not a copy.

@@ -368,6 +368,9 @@ import DICOMNetwork
                 // With the defaults every one of these has its pixel data written through.
                 if through && flags.isEmpty { #expect(sink.valuesWrittenThrough == 1, "\(path)") }
                 if !through { #expect(sink.valuesWrittenThrough == 0) }
+                // Fed views, the pixel data goes to the file as views of them, not as copies.
+                if views && flags.isEmpty { #expect(sink.viewsWrittenThrough > 0, "\(path)") }
+                if !views { #expect(sink.viewsWrittenThrough == 0) }
             }
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: root + "/spooled").sorted()

@@ -21,8 +21,9 @@ public struct ByteChunk: RandomAccessCollection, @unchecked Sendable {
         endIndex = bytes.count
     }
 
-    /// A view of `bytes`, which `owner` keeps alive and nobody writes to.
-    public init(owner: AnyObject, bytes: UnsafeRawBufferPointer) {
+    /// A view of `bytes`, which `owner` keeps alive and nobody writes to (a promise the
+    /// compiler cannot check: within this package only).
+    package init(owner: AnyObject, bytes: UnsafeRawBufferPointer) {
         if let base = bytes.baseAddress {
             storage = .view(owner: owner, base: base)
         } else {
@@ -73,6 +74,18 @@ public struct ByteChunk: RandomAccessCollection, @unchecked Sendable {
                 try body(UnsafeRawBufferPointer(start: base + startIndex, count: endIndex - startIndex))
             }
         }
+    }
+
+    /// Copies with memcpy, not byte by byte, where a generic algorithm (`Array(chunk)`,
+    /// `append(contentsOf:)`) takes the chunk as a sequence.
+    public func _copyContents(initializing buffer: UnsafeMutableBufferPointer<UInt8>) -> (IndexingIterator<ByteChunk>, Int) {
+        let n = Swift.min(count, buffer.count)
+        if n > 0 {
+            withUnsafeBytes { source in
+                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: source.baseAddress!, byteCount: n)
+            }
+        }
+        return (self[(startIndex + n)..<endIndex].makeIterator(), n)
     }
 
     public func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {

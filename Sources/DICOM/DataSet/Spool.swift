@@ -56,6 +56,12 @@ public final class Spool: Sendable {
 
     /// Appends bytes; a value is the range from `end` before its first append to `end` after
     /// its last. An array is kept as it is while the spool is in memory.
+    /// Appends a chunk: an array is kept as it is while the spool is in memory, a view of
+    /// another object's memory is copied (the spool does not keep read buffers alive).
+    public func append(_ chunk: ByteChunk) throws {
+        try append(chunk.array)
+    }
+
     public func append(_ bytes: some Collection<UInt8>) throws {
         guard !bytes.isEmpty else { return }
         try state.withLock { state in

@@ -7,8 +7,8 @@
 public enum DataSetEvent: Sendable, Equatable {
     case element(tag: Tag, vr: VR, value: [UInt8])
     case valueStart(tag: Tag, vr: VR, length: Int)
-    /// Part of a large value: the bytes as they were given to the parser when they can be
-    /// handed on whole (no copy), else a copy.
+    /// Part of a large value: a part of the chunk given to the parser when its bytes can be
+    /// handed on as they are (no copy), else a copy.
     case valueChunk(ByteChunk)
     case valueEnd
     /// A sequence (SQ, or UN of undefined length, which is an implicit VR sequence).
@@ -137,7 +137,7 @@ public struct DataSetParser: Sendable {
             return
         }
         guard inflater == nil, readIndex == buffer.count, direct == nil else {
-            try appendCopy(chunk)
+            try chunk.withUnsafeBytes { try appendCopy($0) }
             return
         }
         precondition(!inputFinished, "bytes appended after finish()")
@@ -208,9 +208,12 @@ public struct DataSetParser: Sendable {
     private mutating func nextEvent() throws -> DataSetEvent? {
         if let chunk = direct {
             switch pending {
-            case .value(let remaining, let unit, let isFragment) where !(encoding.bigEndian && unit > 1):
-                // A large value's bytes in a chunk given whole: handed on as they are.
-                let n = min(remaining, chunk.count)
+            case .value(let remaining, let unit, let isFragment) where !(encoding.bigEndian && unit > 1)
+                && (chunk.count >= remaining || chunk.count >= max(unit, 1)):
+                // A large value's bytes in a chunk given whole: handed on as they are (in
+                // whole words, as from the buffer).
+                var n = min(remaining, chunk.count)
+                if n < remaining { n -= n % max(unit, 1) }
                 let end = chunk.startIndex + n
                 direct = end == chunk.endIndex ? nil : chunk[end..<chunk.endIndex]
                 bufferBase += n

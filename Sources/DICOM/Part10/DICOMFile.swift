@@ -409,6 +409,10 @@ public final class PartFile: @unchecked Sendable {
 
     /// Removes the temporary file (after a failure or a refusal). Does nothing once committed.
     public func discard() {
+        // What is pending goes too (views of read buffers among it).
+        pieces = []
+        small = []
+        pendingBytes = 0
         if fd >= 0 { close(fd); fd = -1 }
         if !committed {
             unlink(temporaryPath)

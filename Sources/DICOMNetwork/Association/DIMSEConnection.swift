@@ -176,7 +176,7 @@ final class DIMSEConnection: @unchecked Sendable {
             guard case .dataFragment(let bytes, _, let isLast) = event else {
                 throw AssociationFailure.protocolError("a command before the data set was complete")
             }
-            data += bytes
+            bytes.withUnsafeBytes { data += $0 }
             if isLast { return (message, id, data) }
         }
     }

@@ -55,10 +55,12 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
     /// keeping a buffer alive for them).
     static let smallestView = 4096
 
-    /// Whether data PDVs may be views of this read buffer, which keeps all of it alive while
-    /// they are: only when at least a quarter of it holds data, so that what is kept alive is
-    /// at most four times what is used. (Reads on loopback often fill a third of NIO's
-    /// buffer: with half as the bar, a receive copied twice as much.)
+    /// Whether data PDVs may be views of this read buffer. A view keeps all of the buffer
+    /// alive, so only a buffer that the read filled to a quarter or more is viewed: what such
+    /// buffers take is at most four times what was read into them (a small view can still
+    /// keep a whole buffer alive; the storage SCP copies views that have to queue while a
+    /// write job is out, so that they do not add up). Reads on loopback often fill a third of
+    /// NIO's buffer: with half as the bar, a receive copied twice as much.
     static func worthKeeping(_ buffer: ByteBuffer) -> Bool {
         buffer.writerIndex * 4 >= buffer.storageCapacity
     }
@@ -148,7 +150,7 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
                     state = .pdvHeader(left: left - n)
                     continue
                 }
-                if data.isEmpty {
+                if data.isEmpty && n > 0 {
                     // Not more than has come and a little: the length is the peer's word.
                     data.reserveCapacity(min(missing, buffer.readableBytes + 65536))
                 }
