@@ -35,7 +35,7 @@ build_dicom() {
   local binary=fuzz-work/fuzz-dicom
   if [ ! -x "$binary" ] || [ -n "$(find Sources/DICOM Fuzz -newer "$binary" -name '*.swift' | head -1)" ]; then
     echo "building $binary ..."
-    compile -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzDICOM \
+    compile -O -sanitize=fuzzer,address -parse-as-library -package-name movescu -module-name FuzzDICOM \
       -I Sources/CZlib -lz \
       $(find Sources/DICOM -name '*.swift') Fuzz/FuzzEntry.swift -o "$binary"
   fi
@@ -53,7 +53,7 @@ build_network() {
              Sources/DICOMNetwork/Association/AcceptorPolicy.swift Sources/DICOMNetwork/FuzzTargets.swift; do
       grep -v '^import DICOM$' "$f" > "fuzz-work/network-src/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
-    compile -O -sanitize=fuzzer,address -parse-as-library -module-name FuzzNetwork -D FUZZ_NETWORK \
+    compile -O -sanitize=fuzzer,address -parse-as-library -package-name movescu -module-name FuzzNetwork -D FUZZ_NETWORK \
       -I Sources/CZlib -lz \
       $(find Sources/DICOM -name '*.swift') fuzz-work/network-src/*.swift Fuzz/FuzzEntry.swift -o "$binary"
   fi

@@ -12,6 +12,52 @@ public enum FuzzTargets {
                 roundTrip(dataSet, syntax: syntax)
             }
         }
+        for syntax in [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian] {
+            piecesAgree(bytes, syntax: syntax)
+        }
+    }
+
+    /// The incremental parser fed the bytes in pieces as arrays and as views (the way the
+    /// network hands them over), with small values already chunked: the same events, value
+    /// bytes and error either way. Chunk boundaries may differ (a view's bytes are handed on
+    /// as they come, the buffer's in worthwhile amounts), so consecutive chunks are joined.
+    static func piecesAgree(_ bytes: [UInt8], syntax: TransferSyntax) {
+        guard let first = bytes.first else { return }
+        let size = Int(first) * 16 + 2
+        func run(views: Bool) -> ([DataSetEvent], String?) {
+            var options = DataSetParser.Options()
+            options.maximumBufferedValue = 64
+            var parser = DataSetParser(transferSyntax: syntax, options: options)
+            var events: [DataSetEvent] = []
+            func add(_ event: DataSetEvent) {
+                if case .valueChunk(let chunk) = event, case .valueChunk(let last)? = events.last {
+                    events[events.count - 1] = .valueChunk(ByteChunk(last.array + chunk.array))
+                } else if case .valueChunk(let chunk) = event {
+                    events.append(.valueChunk(ByteChunk(chunk.array)))
+                } else {
+                    events.append(event)
+                }
+            }
+            do {
+                var at = 0
+                while at < bytes.count {
+                    let piece = Array(bytes[at..<min(bytes.count, at + size)])
+                    if views { try parser.append(ByteChunk.view(copying: piece)) } else { try parser.append(piece) }
+                    at += piece.count
+                    while let event = try parser.next() { add(event) }
+                }
+                parser.finish()
+                while let event = try parser.next() { add(event) }
+                return (events, parser.isComplete ? nil : "incomplete")
+            } catch {
+                return (events, "\(error)")
+            }
+        }
+        let (arrays, arrayError) = run(views: false)
+        let (views, viewError) = run(views: true)
+        guard arrays == views, arrayError == viewError else {
+            fatalError("arrays and views differ (\(syntax.uid), pieces of \(size)): \(arrayError ?? "no error") against \(viewError ?? "no error"), \(arrays.count) and \(views.count) events")
+        }
     }
 
     private static func roundTrip(_ dataSet: DataSet, syntax: TransferSyntax) {
