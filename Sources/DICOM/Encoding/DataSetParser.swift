@@ -144,11 +144,15 @@ public struct DataSetParser: Sendable {
         if !chunk.isEmpty { direct = chunk }
     }
 
-    /// Moves what is left of the direct chunk into the buffer.
+    /// Moves what is left of the direct chunk into the buffer (all parsed while there is a
+    /// direct chunk, so the parsed bytes are dropped rather than kept or copied).
     private mutating func takeDirect() {
         guard let chunk = direct else { return }
+        assert(readIndex == buffer.count, "a direct chunk while buffered bytes wait")
         direct = nil
-        compact()
+        bufferBase += readIndex
+        readIndex = 0
+        buffer = []
         chunk.withUnsafeBytes { buffer.append(contentsOf: $0) }
     }
 
