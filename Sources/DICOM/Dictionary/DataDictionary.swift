@@ -89,38 +89,19 @@ public struct DataDictionary: Sendable {
 // MARK: - The standard dictionary and the active one
 
 extension DataDictionary {
-    /// Every public tag of the current standard, from the generated table.
+    /// Every public tag of the current standard, from the generated table (read as bytes:
+    /// splitting its 5,000 lines as Strings cost about 0.4 billion instructions).
     public static let standard: DataDictionary = {
-        // Read as bytes, not as Characters: this runs at every start of the program, and
-        // splitting the 5,000 lines as Strings cost about 0.4 billion instructions.
         var dictionary = DataDictionary()
-        var table = generatedStandardDictionary
-        table.withUTF8 { bytes in
-            var lineStart = 0
-            while lineStart < bytes.count {
-                var lineEnd = lineStart
-                while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
-                if lineEnd > lineStart {
-                    dictionary.add(standardEntry(bytes[lineStart..<lineEnd]))
-                }
-                lineStart = lineEnd + 1
-            }
-        }
+        GeneratedTable.forEachRow(of: generatedStandardDictionary) { dictionary.add(standardEntry($0)) }
         return dictionary
     }()
 
     /// One line of the generated table: mask, VRs, VM, keyword, name, R when retired.
-    private static func standardEntry(_ line: Slice<UnsafeBufferPointer<UInt8>>) -> DictionaryEntry {
-        var fields: [Slice<UnsafeBufferPointer<UInt8>>] = []
-        var fieldStart = line.startIndex
-        for index in line.indices where line[index] == UInt8(ascii: "\t") {
-            fields.append(line[fieldStart..<index])
-            fieldStart = index + 1
-        }
-        fields.append(line[fieldStart..<line.endIndex])
-        func text(_ field: Slice<UnsafeBufferPointer<UInt8>>) -> String { String(decoding: field, as: UTF8.self) }
+    private static func standardEntry(_ fields: [GeneratedTable.Field]) -> DictionaryEntry {
+        let text = GeneratedTable.text
         guard fields.count >= 6, let pattern = hexTag(fields[0]).map({ .exact(Tag($0)) }) ?? patternFromMask(text(fields[0])[...]) else {
-            preconditionFailure("generated dictionary line does not parse: \(text(line))")
+            preconditionFailure("generated dictionary line does not parse: \(fields.map(text).joined(separator: "\t"))")
         }
         var vrs: [VR] = []
         var at = fields[1].startIndex

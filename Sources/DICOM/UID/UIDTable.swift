@@ -20,16 +20,19 @@ public struct UIDEntry: Sendable, Equatable {
 }
 
 public enum UIDTable {
-    /// Every UID of the generated table, in numeric order.
+    /// Every UID of the generated table, in numeric order (read as bytes: split as Strings,
+    /// the 500 lines cost 44 million instructions at every start of the program).
     public static let all: [UIDEntry] = {
-        generatedUIDTable.split(separator: "\n").map { line in
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            precondition(f.count == 6, "generated UID table line does not parse: \(line)")
-            return UIDEntry(
-                uid: f[0], kind: UIDEntry.Kind(rawValue: f[1]) ?? .other, keyword: f[2], name: f[3],
-                filePrefix: f[4].isEmpty ? nil : f[4], isRetired: f[5].contains("R"),
-                acceptedByDCMTK367: f[5].contains("D"))
+        var entries: [UIDEntry] = []
+        GeneratedTable.forEachRow(of: generatedUIDTable) { f in
+            let text = GeneratedTable.text
+            precondition(f.count == 6, "generated UID table line does not parse: \(f.map(text).joined(separator: "\t"))")
+            entries.append(UIDEntry(
+                uid: text(f[0]), kind: UIDEntry.Kind(rawValue: text(f[1])) ?? .other, keyword: text(f[2]), name: text(f[3]),
+                filePrefix: f[4].isEmpty ? nil : text(f[4]), isRetired: f[5].contains(UInt8(ascii: "R")),
+                acceptedByDCMTK367: f[5].contains(UInt8(ascii: "D"))))
         }
+        return entries
     }()
 
     private static let byUID: [String: UIDEntry] = Dictionary(all.map { ($0.uid, $0) }, uniquingKeysWith: { a, _ in a })
