@@ -93,31 +93,38 @@ def category(frames, ours):
     return "user: " + (m.group(1) if m else "?")
 
 
-def profile(argv, env, out_dir, data, warm, ours):
-    os.sync()
-    b.warm_memory(warm)
-    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-o", data, "--"] + argv,
-                   env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    files = b.count_files(out_dir)
+def record(data):
+    """The perf command that profiles what follows it into `data`."""
+    return ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-o", data, "--"]
+
+
+def totals_of(data, ours):
+    """Milliseconds of CPU time by category, from perf's samples in `data`."""
     script = subprocess.run(["perf", "script", "-i", data], capture_output=True, text=True).stdout
     totals = collections.Counter()
     for period, frames in sample_blocks(script):
         totals[category(frames, ours)] += period / 1e6
-    return totals, files
+    return totals
+
+
+def profile(argv, env, out_dir, data, warm, ours):
+    os.sync()
+    b.warm_memory(warm)
+    subprocess.run(record(data) + argv, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return totals_of(data, ours), b.count_files(out_dir)
 
 
 def profile_receive(receiver, files, out_dir, data, warm):
     """Profiles a storage SCP while storescu sends `files` to it; (totals, files stored)."""
     os.sync()
     b.warm_memory(warm)
-    record = ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-o", data, "--"]
     ours = receiver != "storescp"
     if ours:
-        process = subprocess.Popen(record + [receiver, out_dir, str(len(files))], stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(record(data) + [receiver, out_dir, str(len(files))], stdout=subprocess.PIPE, text=True)
         port = int(process.stdout.readline().split()[-1])
     else:
         port = b.free_port()
-        process = subprocess.Popen(record + ["/usr/bin/storescp", "-aet", "RECEIVER", "-od", out_dir, str(port)],
+        process = subprocess.Popen(record(data) + ["/usr/bin/storescp", "-aet", "RECEIVER", "-od", out_dir, str(port)],
                                    env=dict(os.environ, TCP_NODELAY="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         b.wait_listening(port)
     subprocess.run(["/usr/bin/storescu", "-aec", "RECEIVER", "localhost", str(port)] + files,
@@ -129,12 +136,7 @@ def profile_receive(receiver, files, out_dir, data, warm):
             time.sleep(0.005)
         process.send_signal(signal.SIGINT)
     process.wait()
-    files_stored = b.count_files(out_dir)
-    script = subprocess.run(["perf", "script", "-i", data], capture_output=True, text=True).stdout
-    totals = collections.Counter()
-    for period, frames in sample_blocks(script):
-        totals[category(frames, ours)] += period / 1e6
-    return totals, files_stored
+    return totals_of(data, ours), b.count_files(out_dir)
 
 
 def main():

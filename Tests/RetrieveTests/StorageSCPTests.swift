@@ -69,12 +69,39 @@ import DICOMNetwork
         var echoes: Int { all.withLock { $0.filter { if case .echoReceived = $0 { true } else { false } }.count } }
     }
 
+    /// A new empty folder under the temporary directory.
+    static func temporaryFolder() throws -> String {
+        let path = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Our storage SCP with `configuration`, listening on a free port.
+    static func startSCP(_ configuration: RetrieveConfiguration,
+                         emit: @escaping @Sendable (RetrieveEvent) -> Void) async throws -> (StorageSCP, AssociationAcceptor) {
+        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: emit)
+        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
+                                                                logger: Logger(label: "test"), emit: emit)
+        return (scp, acceptor)
+    }
+
+    /// Our own requestor as SENDER to OURS on `port`, with CT Image Storage in explicit VR
+    /// little endian as context 1 (and a DIMSE timeout, so that a missing answer fails).
+    static func sendingCT<T: Sendable>(to port: Int, _ body: @escaping @Sendable (AssociationRequestor) async throws -> T) async throws -> T {
+        var requestor = RequestorConfiguration()
+        requestor.callingAETitle = "SENDER"
+        requestor.calledAETitle = "OURS"
+        requestor.dimseTimeout = .seconds(10)
+        return try await AssociationRequestor.withAssociation(
+            host: "127.0.0.1", port: port,
+            contexts: [ProposedPresentationContext(id: 1, abstractSyntax: ScriptedMoveSCP.ctClass, transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])],
+            configuration: requestor, group: MultiThreadedEventLoopGroup.singleton, body)
+    }
+
     /// Sends the files to a storage SCP writing into `output`; pynetdicom's lines back.
     static func sendToOurSCP(output: String, files: [String], events: Events) async throws -> [String: String] {
         let configuration = configuration(output: output)
-        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
-        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
-                                                                logger: Logger(label: "test"), emit: events.add)
+        let (_, acceptor) = try await Self.startSCP(configuration, emit: events.add)
         let result = try await runProgram(try pythonPath(), ["-c", send, String(acceptor.port), "OURS"] + files)
         await acceptor.stop()
         #expect(result.status == 0, "\(result.output)")
@@ -176,9 +203,7 @@ import DICOMNetwork
                 }
             }
         }
-        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: emit)
-        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
-                                                                logger: Logger(label: "test"), emit: emit)
+        let (_, acceptor) = try await Self.startSCP(configuration, emit: emit)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try pythonPath())
         process.arguments = ["-c", Self.sendSecondaryCapture, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"]
@@ -218,10 +243,8 @@ import DICOMNetwork
         configuration.storage.slowWrite = ["thread pool": .zero, "moved midway": .nanoseconds(1)][mode] ?? .seconds(3600)
         if mode == "encoded at the end" { configuration.storage.write.encoding.groupLength = .create }
         let events = Events()
-        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
+        let (scp, acceptor) = try await Self.startSCP(configuration, emit: events.add)
         #expect(scp.writingOnPool == (mode == "thread pool"))
-        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
-                                                                logger: Logger(label: "test"), emit: events.add)
         let result = try await runProgram(try pythonPath(), ["-c", Self.sendSecondaryCapture, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"])
         await acceptor.stop()
         await scp.idle()
@@ -252,23 +275,14 @@ import DICOMNetwork
     /// Sent by our own requestor, which sends the UID exactly as given.
     @Test(arguments: [true, false])
     func spacePaddedUIDsWithAndWithoutUp(_ correct: Bool) async throws {
-        let output = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let output = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: output) }
         var configuration = Self.configuration(output: output)
         configuration.storage.correctUIDPadding = correct
         let events = Events()
-        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
-        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
-                                                                logger: Logger(label: "test"), emit: events.add)
-        var requestor = RequestorConfiguration()
-        requestor.callingAETitle = "SENDER"
-        requestor.calledAETitle = "OURS"
+        let (_, acceptor) = try await Self.startSCP(configuration, emit: events.add)
         let uid = ScriptedMoveSCP.instanceUID(0)  // 32 characters: one space makes it odd, so two
-        let status = try await AssociationRequestor.withAssociation(
-            host: "127.0.0.1", port: acceptor.port,
-            contexts: [ProposedPresentationContext(id: 1, abstractSyntax: ScriptedMoveSCP.ctClass, transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])],
-            configuration: requestor, group: MultiThreadedEventLoopGroup.singleton) { association in
+        let status = try await Self.sendingCT(to: acceptor.port) { association in
             let status = try await association.store(sopClassUID: ScriptedMoveSCP.ctClass, sopInstanceUID: uid + "  ",
                                                      dataSet: try ScriptedMoveSCP.dataSet(0), contextID: 1)
             try await association.release()
@@ -283,22 +297,12 @@ import DICOMNetwork
     /// failure at once (not waited on until the next command breaks the association), and the
     /// association goes on: the next object is stored.
     @Test func aStoreRequestWithoutDataSetIsAnsweredAtOnce() async throws {
-        let output = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let output = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: output) }
         let configuration = Self.configuration(output: output)
         let events = Events()
-        let scp = StorageSCP(options: configuration.storage, pool: .singleton, emit: events.add)
-        let acceptor = try await RetrieveEngine.startStorageSCP(scp, port: 0, configuration: configuration,
-                                                                logger: Logger(label: "test"), emit: events.add)
-        var requestor = RequestorConfiguration()
-        requestor.callingAETitle = "SENDER"
-        requestor.calledAETitle = "OURS"
-        requestor.dimseTimeout = .seconds(10)
-        let (first, second) = try await AssociationRequestor.withAssociation(
-            host: "127.0.0.1", port: acceptor.port,
-            contexts: [ProposedPresentationContext(id: 1, abstractSyntax: ScriptedMoveSCP.ctClass, transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])],
-            configuration: requestor, group: MultiThreadedEventLoopGroup.singleton) { association in
+        let (_, acceptor) = try await Self.startSCP(configuration, emit: events.add)
+        let (first, second) = try await Self.sendingCT(to: acceptor.port) { association in
             var rq = CStoreRQ(messageID: 7, affectedSOPClassUID: ScriptedMoveSCP.ctClass, affectedSOPInstanceUID: ScriptedMoveSCP.instanceUID(1))
             rq.hasDataSet = false
             try await association.send(.storeRQ(rq), contextID: 1)
@@ -317,8 +321,7 @@ import DICOMNetwork
     }
 
     @Test func aFailedWriteAnswersA700() async throws {
-        let root = NSTemporaryDirectory() + "scp-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let root = try Self.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let made = try await runProgram(try pythonPath(), ["-c", Self.makeFiles, root])
         guard made.status == 0 else { throw TestPeerMissing(what: "pydicom: \(made.output)") }

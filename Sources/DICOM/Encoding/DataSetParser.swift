@@ -137,7 +137,7 @@ public struct DataSetParser: Sendable {
             return
         }
         guard inflater == nil, readIndex == buffer.count, direct == nil else {
-            try chunk.withUnsafeBytes { try appendCopy($0) }
+            try appendCopy(chunk)
             return
         }
         precondition(!inputFinished, "bytes appended after finish()")
@@ -153,7 +153,7 @@ public struct DataSetParser: Sendable {
         bufferBase += readIndex
         readIndex = 0
         buffer = []
-        chunk.withUnsafeBytes { buffer.append(contentsOf: $0) }
+        buffer.append(contentsOf: chunk)
     }
 
     /// Says that no more bytes will come.

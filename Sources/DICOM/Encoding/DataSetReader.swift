@@ -43,7 +43,7 @@ public struct DataSetBuilder: Sendable {
         case .valueChunk(let chunk):
             switch stack.removeLast() {
             case .largeValue(let tag, let vr, var bytes):
-                chunk.withUnsafeBytes { bytes.append(contentsOf: $0) }
+                bytes.append(contentsOf: chunk)
                 stack.append(.largeValue(tag: tag, vr: vr, bytes: bytes))
             case .spooling(let tag, let vr, let start):
                 if case .spool(let spool) = largeValues { try spool.append(chunk) }

@@ -342,7 +342,7 @@ public final class PartFile: @unchecked Sendable {
             closeSmall()
             pieces.append(bytes)
         } else {
-            bytes.withUnsafeBytes { small.append(contentsOf: $0) }
+            small.append(contentsOf: bytes)
         }
         pendingBytes += bytes.count
         if pendingBytes >= PartFile.bufferSize || pieces.count >= PartFile.maximumPieces { try flush() }

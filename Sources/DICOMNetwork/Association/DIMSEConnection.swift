@@ -176,7 +176,7 @@ final class DIMSEConnection: @unchecked Sendable {
             guard case .dataFragment(let bytes, _, let isLast) = event else {
                 throw AssociationFailure.protocolError("a command before the data set was complete")
             }
-            bytes.withUnsafeBytes { data += $0 }
+            data += bytes
             if isLast { return (message, id, data) }
         }
     }

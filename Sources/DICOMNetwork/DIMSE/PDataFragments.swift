@@ -70,7 +70,7 @@ public struct MessageAssembler: Sendable {
             guard id == pdv.contextID else {
                 throw DIMSEError.fragments("a command fragment on presentation context \(pdv.contextID) while the command on context \(id) is incomplete")
             }
-            pdv.payload.withUnsafeBytes { bytes += $0 }
+            bytes += pdv.payload
             guard bytes.count <= maximumCommandLength else {
                 throw DIMSEError.fragments("a command set of more than \(maximumCommandLength) bytes")
             }

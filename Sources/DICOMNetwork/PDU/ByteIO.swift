@@ -9,8 +9,7 @@ struct PDUWriter {
         bytes.append(UInt8(v >> 8 & 0xFF)); bytes.append(UInt8(v & 0xFF))
     }
     mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
-    mutating func append(_ b: [UInt8]) { bytes.append(contentsOf: b) }
-    mutating func append(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
+    mutating func append(_ b: some Collection<UInt8>) { bytes.append(contentsOf: b) }
 
     /// An AE title field: 16 bytes, space padded.
     mutating func aeTitle(_ title: String) {

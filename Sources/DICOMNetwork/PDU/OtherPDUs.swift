@@ -116,7 +116,7 @@ public struct PDataTF: Equatable, Sendable {
             w.u32(UInt32(value.payload.count + 2))
             w.u8(value.contextID)
             w.u8(value.messageControlHeader)
-            value.payload.withUnsafeBytes { w.append($0) }
+            w.append(value.payload)
         }
         return w.bytes
     }
