@@ -53,7 +53,7 @@ public final class CorpusArchive: @unchecked Sendable {
         ARCHIVE \(folder)/db RW (100, 2048mb) ANY
         AETable END
         """.write(toFile: folder + "/dcmqrscp.cfg", atomically: true, encoding: .utf8)
-        peer = try PeerProcess("/usr/bin/dcmqrscp", ["-c", folder + "/dcmqrscp.cfg", "{port}"])
+        peer = try await PeerProcess.start("/usr/bin/dcmqrscp", ["-c", folder + "/dcmqrscp.cfg", "{port}"])
     }
 
     public func stop() {

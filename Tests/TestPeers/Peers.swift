@@ -119,10 +119,16 @@ public let peerEnvironment: [String: String] = {
 }()
 
 /// pynetdicom's apps run as `python3 -m pynetdicom <app>`.
+/// Found once per test process: the lookup runs python, and tests call this from the
+/// cooperative pool.
 public func pythonPath() throws -> String {
+    try resolvedPython.get()
+}
+
+private let resolvedPython: Result<String, TestPeerMissing> = {
     let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
     guard let python = path.map({ "\($0)/python3" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        throw TestPeerMissing(what: "python3")
+        return .failure(TestPeerMissing(what: "python3"))
     }
     // pyenv's shim re-executes; resolve to the real interpreter so terminate() reaches it.
     let resolved = try? String(decoding: {
@@ -130,8 +136,8 @@ public func pythonPath() throws -> String {
         let pipe = Pipe(); p.standardOutput = pipe; try p.run(); p.waitUntilExit()
         return pipe.fileHandleForReading.readDataToEndOfFile()
     }(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    return resolved.flatMap { $0.isEmpty ? nil : $0 } ?? python
-}
+    return .success(resolved.flatMap { $0.isEmpty ? nil : $0 } ?? python)
+}()
 
 /// Whether something listens on the port on this machine (IPv4 or IPv6).
 public func isListening(_ port: Int) -> Bool {
