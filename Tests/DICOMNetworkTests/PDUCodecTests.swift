@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func tooLongIsRefusedFromTheHeader() throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(PDUDecoder(maximumLength: 16384)))
+        let channel = EmbeddedChannel(handler: PDUChannelHandler(maximumLength: 16384))
         var buffer = channel.allocator.buffer(capacity: 6)
         buffer.writeBytes([0x04, 0x00, 0xFF, 0xFF, 0xFF, 0xFF])
         #expect(throws: PDUError.tooLong(length: 0xFFFF_FFFF, maximum: 16384)) {
@@ -34,8 +34,78 @@ import Testing
         _ = try? channel.finish()
     }
 
+    /// The channel handler gives the PDUs of the whole-PDU decoder whatever pieces the stream
+    /// arrives in: an A-ASSOCIATE-RQ cut by reads is kept until it is whole, P-DATA-TFs are
+    /// taken apart as they come.
+    @Test func channelHandlerGivesThePDUsOfTheWholeStream() throws {
+        var stream: [UInt8] = []
+        for name in ["a_associate_rq", "a_associate_ac", "p_data_tf", "a_release_rq", "a_release_rp", "a_abort"] {
+            stream += try #require(pynetdicomPDUs[name], "\(name) (pip install pynetdicom)")
+        }
+        stream += StreamingPDUDecoderTests.pData([(1, 3, 74), (1, 0, 16000), (1, 2, 0)])
+        stream += try #require(pynetdicomPDUs["a_associate_rq"])
+        var whole: [PDU] = []
+        var offset = 0
+        while let (pdu, consumed) = try PDU.decode(stream[offset...], maximumLength: 16384) {
+            whole.append(pdu)
+            offset += consumed
+        }
+        for pieces in [1, 7, 100, 5000, stream.count] {
+            let channel = EmbeddedChannel(handler: PDUChannelHandler(maximumLength: 16384))
+            var at = 0
+            while at < stream.count {
+                let end = min(at + pieces, stream.count)
+                try channel.writeInbound(channel.allocator.buffer(bytes: stream[at..<end]))
+                at = end
+            }
+            var produced: [PDU] = []
+            while let pdu = try channel.readInbound(as: PDU.self) { produced.append(pdu) }
+            // P-DATA-TFs may come out merged or split; their PDVs' bytes are the same.
+            func flattened(_ pdus: [PDU]) -> [String] {
+                pdus.flatMap { pdu -> [String] in
+                    guard case .pData(let p) = pdu else { return [pdu.name + "\(pdu.encoded())"] }
+                    return [p.values.map { "\($0.contextID) \($0.isCommand) \($0.isLast)" }.joined(separator: ",") + "\(p.values.flatMap { Array($0.data) })"]
+                }
+            }
+            #expect(produced.map(\.name).filter { $0 != "P-DATA-TF" } == whole.map(\.name).filter { $0 != "P-DATA-TF" }, "pieces of \(pieces)")
+            #expect(flattened(produced).joined() == flattened(whole).joined(), "pieces of \(pieces)")
+            #expect(try channel.finish().isClean)
+        }
+    }
+
+    /// Bytes after a PDU that could not be decoded are not framed: they end the connection.
+    @Test func bytesAfterABadPDUAreAnErrorOfTheirOwn() throws {
+        let channel = EmbeddedChannel(handler: PDUChannelHandler(maximumLength: 16384))
+        #expect(throws: PDUError.self) { try channel.writeInbound(channel.allocator.buffer(bytes: [0x04, 0, 0, 0, 0, 0])) }
+        #expect(throws: PDUChannelHandler.BytesAfterBadPDU.self) {
+            try channel.writeInbound(channel.allocator.buffer(bytes: [0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]))
+        }
+        #expect(try channel.readInbound(as: PDU.self) == nil)
+        _ = try? channel.finish()
+    }
+
+    /// A handler after it that closes the channel on a PDU sees no PDU after that, even from
+    /// the same read.
+    @Test func noPDUGoesUpOnceTheChannelIsInactive() throws {
+        final class CloseOnFirst: ChannelInboundHandler {
+            typealias InboundIn = PDU
+            var seen: [String] = []
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                seen.append(unwrapInboundIn(data).name)
+                context.close(promise: nil)
+            }
+        }
+        let closer = CloseOnFirst()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers([PDUChannelHandler(maximumLength: 16384), closer])
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 104)).wait()
+        let release: [UInt8] = [0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]
+        try channel.writeInbound(channel.allocator.buffer(bytes: release + release + release))
+        #expect(closer.seen == ["A-RELEASE-RQ"])
+    }
+
     @Test func encoderWritesOnePDUPerBuffer() throws {
-        let channel = EmbeddedChannel(handler: MessageToByteHandler(PDUEncoder()))
+        let channel = EmbeddedChannel(handler: PDUChannelHandler(maximumLength: 16384))
         try channel.writeOutbound(PDU.releaseRQ)
         let out = try #require(try channel.readOutbound(as: ByteBuffer.self))
         #expect(Array(out.readableBytesView) == [0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0])
@@ -159,15 +229,15 @@ import Testing
         #expect(produced.map(\.name) == ["P-DATA-TF", "A-RELEASE-RQ", "P-DATA-TF"])
         if case .pData(let first) = produced.first { #expect(first.values.map(\.data.count) == [100, 200, 50]) }
 
-        // Through NIO's handler, which calls only while bytes are left: the error still comes
-        // in the same read, after the PDV before it.
+        // Through the channel handler, which calls only while bytes are left: the error still
+        // comes in the same read, after the PDV before it.
         let tails: [[UInt8]] = [
             bad,                                                         // a P-DATA-TF without PDVs
             [0x04, 0, 0, 2, 0, 0],                                       // longer than the maximum
             [0x04, 0, 0, 0, 0, 13, 0, 0, 0, 6, 1, 0, 9, 9, 9, 9, 0, 0, 0],  // a 3-byte stub after a PDV
         ]
         for fixedTail in tails {
-            let channel = EmbeddedChannel(handler: ByteToMessageHandler(PDUDecoder(maximumLength: 65536)))
+            let channel = EmbeddedChannel(handler: PDUChannelHandler(maximumLength: 65536))
             var input = channel.allocator.buffer(capacity: 256)
             input.writeBytes(Self.pData([(1, 0, 100)]) + fixedTail)
             #expect(throws: (any Error).self, "\(fixedTail)") { try channel.writeInbound(input) }

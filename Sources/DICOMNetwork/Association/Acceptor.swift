@@ -192,8 +192,7 @@ public final class AssociationAcceptor: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
                         QuickAckHandler(),
-                        ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
-                        MessageToByteHandler(PDUEncoder()),
+                        PDUChannelHandler(maximumLength: configuration.maximumPDULength),
                         AssociationHandler(role: .acceptor, artimTimeout: artim, logger: logger),
                     ])
                     return try NIOAsyncChannel<ULIndicationEvent, ULRequest>(wrappingChannelSynchronously: channel)
@@ -248,8 +247,7 @@ public final class AssociationAcceptor: Sendable {
                     do {
                         try channel.pipeline.syncOperations.addHandlers([
                             QuickAckHandler(),
-                            ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
-                            MessageToByteHandler(PDUEncoder()),
+                            PDUChannelHandler(maximumLength: configuration.maximumPDULength),
                             AssociationHandler(role: .acceptor, artimTimeout: artim, logger: logger),
                             handler,
                         ])

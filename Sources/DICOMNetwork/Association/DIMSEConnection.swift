@@ -235,7 +235,7 @@ final class DIMSEConnection: @unchecked Sendable {
         let channel = self.channel
         try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
             do {
-                let encoder = try channel.pipeline.syncOperations.context(handlerType: MessageToByteHandler<PDUEncoder>.self)
+                let encoder = try channel.pipeline.syncOperations.context(handlerType: PDUChannelHandler.self)
                 return encoder.writeAndFlush(NIOAny(channel.allocator.buffer(bytes: bytes)))
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)

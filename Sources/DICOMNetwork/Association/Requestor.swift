@@ -56,8 +56,7 @@ public final class AssociationRequestor: @unchecked Sendable {
             asyncChannel = try await bootstrap.connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(PDUDecoder(maximumLength: configuration.maximumPDULength)),
-                        MessageToByteHandler(PDUEncoder()),
+                        PDUChannelHandler(maximumLength: configuration.maximumPDULength),
                         AssociationHandler(role: .requestor, artimTimeout: configuration.acseTimeout, logger: logger),
                     ])
                     return try NIOAsyncChannel<ULIndicationEvent, ULRequest>(wrappingChannelSynchronously: channel)

@@ -188,14 +188,3 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
         try decode(buffer: &buffer)
     }
 }
-
-/// Writes PDUs, each in one buffer (so each goes out in one write).
-public struct PDUEncoder: MessageToByteEncoder {
-    public typealias OutboundIn = PDU
-
-    public init() {}
-
-    public func encode(data: PDU, out: inout ByteBuffer) throws {
-        out.writeBytes(data.encoded())
-    }
-}

@@ -15,11 +15,22 @@ final class QuickAckHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
+    /// The channel's options, taken once: getting them instantiates generic metadata in NIO,
+    /// which cost as much as the rest of the call when done after every read.
+    private var options: (any NIOSynchronousChannelOptions)?
+
+    #if os(Linux)
+    private static let quickAck = ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_TCP)),
+                                                                    name: NIOBSDSocket.Option(rawValue: CInt(TCP_QUICKACK)))
+    #endif
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        options = context.channel.syncOptions
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         #if os(Linux)
-        let option = ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_TCP)),
-                                                       name: NIOBSDSocket.Option(rawValue: CInt(TCP_QUICKACK)))
-        _ = try? context.channel.syncOptions?.setOption(option, value: 1)
+        _ = try? options?.setOption(QuickAckHandler.quickAck, value: 1)
         #endif
         context.fireChannelReadComplete()
     }
