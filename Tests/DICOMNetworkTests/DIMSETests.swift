@@ -26,6 +26,58 @@ let pynetdicomDIMSE = pynetdicomFixtures("encoded_dimse_msg")
         }
     }
 
+    /// The quick command set reader gives what the general reader gives, for pynetdicom's
+    /// command sets and ours, and leaves everything unusual to it.
+    @Test func quickCommandSetReadingGivesTheGeneralReadersDataSet() throws {
+        let names = pynetdicomDIMSE.keys.filter { $0.hasSuffix("_cmd") || $0.hasSuffix("_cmd_b") }.sorted()
+        var commandSets = try (names + ["c_move_rsp_cmd_with_dup"]).map { try command($0) }
+        commandSets += [
+            { var rq = CStoreRQ(messageID: 5, affectedSOPClassUID: "1.2.840.10008.5.1.4.1.1.2", affectedSOPInstanceUID: "1.2.3.4")
+              rq.moveOriginatorApplicationEntityTitle = "ARCHIVE"
+              rq.moveOriginatorMessageID = 7
+              return rq.commandSet() }(),
+            CMoveRSP(messageIDBeingRespondedTo: 3, affectedSOPClassUID: QueryRetrieveModel.studyRoot.moveSOPClass,
+                     status: .pending, counts: .init(remaining: 4, completed: 1, failed: 0, warning: 0)).commandSet(),
+        ]
+        var quick = 0
+        for bytes in commandSets {
+            let general = try DataSetReader.read(bytes, transferSyntax: .implicitVRLittleEndian)
+            if let read = CommandSetReader.quickRead(bytes) {
+                #expect(read == general, "\(bytes)")
+                quick += 1
+            }
+        }
+        // Every one of them, its offending-element list of two tags (`_with_dup`) included.
+        #expect(quick == commandSets.count)
+
+        let good = try command("c_store_rq_cmd")
+        var outOfOrder = good
+        outOfOrder.replaceSubrange(0..<0, with: [0x00, 0x00, 0x00, 0x10, 0x02, 0x00, 0x00, 0x00, 0x31, 0x00])  // (0000,1000) first
+        var unknown = good
+        unknown += [0x00, 0x00, 0x00, 0x50, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00]  // (0000,5000), no such element
+        var retired = good
+        retired += [0x00, 0x00, 0x50, 0x08, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00]  // (0000,0850), retired
+        var undefined = good
+        undefined += [0x00, 0x00, 0x31, 0x10, 0xFF, 0xFF, 0xFF, 0xFF]
+        let otherGroup = good + [0x08, 0x00, 0x16, 0x00, 0x02, 0x00, 0x00, 0x00, 0x31, 0x00]
+        for (what, bytes) in [("cut short", Array(good.dropLast(3))), ("a header cut", Array(good.prefix(good.count - 10) + [0, 0, 0])),
+                              ("out of order", outOfOrder), ("unknown", unknown), ("retired", retired),
+                              ("undefined length", undefined), ("another group", otherGroup)] {
+            #expect(CommandSetReader.quickRead(bytes) == nil, "\(what)")
+        }
+        // What the general reader says of a command set cut short still reaches the caller.
+        #expect(throws: DICOMError.self) { try DIMSEMessage(commandSet: Array(good.dropLast(3))) }
+    }
+
+    /// The quick reader's VRs are those of the data dictionary (DCMTK's, generated).
+    @Test func quickCommandSetVRsAreTheDictionarys() {
+        for (element, vr) in CommandSetReader.elementVRs {
+            let entry = DataDictionary.standard.entry(for: Tag(0x0000, element))
+            #expect(entry?.vrs == [vr] && entry?.isRetired == false, "(0000,\(String(element, radix: 16)))")
+        }
+        #expect(CommandSetReader.elementVRs.map(\.element) == CommandSetReader.elementVRs.map(\.element).sorted())
+    }
+
     @Test func fieldsOfTheMoveMessages() throws {
         guard case .moveRQ(let rq) = try DIMSEMessage(commandSet: try command("c_move_rq_cmd")) else {
             Issue.record("not a C-MOVE-RQ"); return

@@ -99,3 +99,41 @@ public enum DIMSEError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension CommandSetReader {
+    /// The VRs of the command elements of PS3.7 Annex E (table E.1-1), by element number, in
+    /// ascending order. Retired ones are left to the general reader.
+    static let elementVRs: [(element: UInt16, vr: VR)] = [
+        (0x0000, .UL), (0x0002, .UI), (0x0003, .UI), (0x0100, .US), (0x0110, .US), (0x0120, .US),
+        (0x0600, .AE), (0x0700, .US), (0x0800, .US), (0x0900, .US), (0x0901, .AT), (0x0902, .LO),
+        (0x0903, .US), (0x1000, .UI), (0x1001, .UI), (0x1002, .US), (0x1005, .AT), (0x1008, .US),
+        (0x1020, .US), (0x1021, .US), (0x1022, .US), (0x1023, .US), (0x1030, .AE), (0x1031, .US),
+    ]
+
+    /// A command set as peers send it, read without the general data set parser: elements of
+    /// Annex E in ascending order, each with its value inside the bytes. It gives the data
+    /// set the general reader gives for such bytes (implicit VR little endian) in a fraction
+    /// of the time: the general one took a fifth of the user time spent on each object
+    /// received. Anything else (a retired or unknown element, a tag out of order or twice, a
+    /// length past the end or undefined) is nil, and the general reader reads it and says
+    /// what is wrong.
+    static func quickRead(_ bytes: [UInt8]) -> DataSet? {
+        var elements: [DataElement] = []
+        elements.reserveCapacity(12)
+        var at = 0
+        var next = 0  // the position in `elementVRs` the next element may start looking at
+        while at < bytes.count {
+            guard bytes.count - at >= 8, bytes[at] == 0, bytes[at + 1] == 0 else { return nil }
+            let element = UInt16(bytes[at + 2]) | UInt16(bytes[at + 3]) << 8
+            let length = Int(bytes[at + 4]) | Int(bytes[at + 5]) << 8 | Int(bytes[at + 6]) << 16 | Int(bytes[at + 7]) << 24
+            guard length <= bytes.count - at - 8 else { return nil }
+            while next < elementVRs.count, elementVRs[next].element < element { next += 1 }
+            guard next < elementVRs.count, elementVRs[next].element == element else { return nil }
+            let start = at + 8
+            elements.append(DataElement(tag: Tag(0x0000, element), vr: elementVRs[next].vr, bytes: Array(bytes[start..<(start + length)])))
+            next += 1
+            at = start + length
+        }
+        return DataSet(elements)
+    }
+}

@@ -28,7 +28,7 @@ public enum DIMSEMessage: Equatable, Sendable {
 
     /// Decodes a command set.
     public init(commandSet bytes: [UInt8]) throws {
-        let dataSet = try DataSetReader.read(bytes, transferSyntax: .implicitVRLittleEndian)
+        let dataSet = try CommandSetReader.quickRead(bytes) ?? DataSetReader.read(bytes, transferSyntax: .implicitVRLittleEndian)
         try self.init(commandSet: dataSet)
     }
 
