@@ -312,3 +312,40 @@ import Testing
         #expect(p.values == whole.values)
     }
 }
+
+/// Quick ACKs start once the peer goes quiet after a read (what a sender held back by Nagle
+/// looks like), not while data keeps coming.
+@Suite struct QuickAckTests {
+    @Test func quickAcksStartWhenThePeerWaitsAfterARead() throws {
+        let loop = EmbeddedEventLoop()
+        let handler = QuickAckHandler()
+        let channel = EmbeddedChannel(handler: handler, loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 104)).wait()
+        // Data every millisecond: the peer does not wait for us.
+        for _ in 0..<50 {
+            try channel.writeInbound(channel.allocator.buffer(bytes: [1, 2, 3]))
+            channel.pipeline.fireChannelReadComplete()  // a socket's read ends so; writeInbound does not
+            loop.advanceTime(by: .milliseconds(1))
+        }
+        #expect(!handler.quickAcks)
+        // Then nothing for longer than the stall: from now on, after every read.
+        loop.advanceTime(by: QuickAckHandler.stall)
+        #expect(handler.quickAcks)
+        // Reads still pass through.
+        try channel.writeInbound(channel.allocator.buffer(bytes: [4]))
+        var passed = 0
+        while let buffer = try channel.readInbound(as: ByteBuffer.self) { passed += buffer.readableBytes }
+        #expect(passed == 50 * 3 + 1)
+        _ = try channel.finish()
+    }
+
+    @Test func aQuietConnectionBeforeAnyReadChangesNothing() throws {
+        let loop = EmbeddedEventLoop()
+        let handler = QuickAckHandler()
+        let channel = EmbeddedChannel(handler: handler, loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 104)).wait()
+        loop.advanceTime(by: .seconds(1))
+        #expect(!handler.quickAcks)
+        _ = try channel.finish()
+    }
+}
