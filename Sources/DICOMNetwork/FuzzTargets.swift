@@ -41,8 +41,9 @@ public enum NetworkFuzzTargets {
                 }
             case .pData(let p):
                 for pdv in p.values {
-                    guard let events = try? assembler.receive(pdv) else { return }
-                    for case .command(_, let message) in events { _ = message.commandSet() }
+                    let event: MessageAssembler.Event?
+                    do { event = try assembler.receive(pdv) } catch { return }
+                    if case .command(_, let message)? = event { _ = message.commandSet() }
                 }
             default:
                 break

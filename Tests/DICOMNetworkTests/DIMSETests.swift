@@ -167,7 +167,7 @@ let pynetdicomDIMSE = pynetdicomFixtures("encoded_dimse_msg")
             var commands = 0
             for pdu in pdus {
                 for pdv in pdu.values {
-                    for event in try assembler.receive(pdv) {
+                    if let event = try assembler.receive(pdv) {
                         switch event {
                         case .command(let id, let message):
                             #expect(id == 3 && message == move)

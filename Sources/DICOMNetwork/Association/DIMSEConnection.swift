@@ -109,19 +109,18 @@ final class DIMSEConnection: @unchecked Sendable {
             switch indication {
             case .data(let pdu):
                 pdvs: for pdv in pdu.values {
-                    let events: [MessageAssembler.Event]
+                    let event: MessageAssembler.Event?
                     do {
-                        events = try receive(pdv)
+                        event = try receive(pdv)
                     } catch {
                         if queued.isEmpty { abort(); throw error }
                         failureAfterQueued = error
                         break pdvs
                     }
-                    for e in events {
-                        switch e {
-                        case .command(let id, let message): queued.append(.command(message, contextID: id))
-                        case .dataFragment(let id, let bytes, let isLast): queued.append(.dataFragment(bytes, contextID: id, isLast: isLast))
-                        }
+                    switch event {
+                    case .command(let id, let message)?: queued.append(.command(message, contextID: id))
+                    case .dataFragment(let id, let bytes, let isLast)?: queued.append(.dataFragment(bytes, contextID: id, isLast: isLast))
+                    case nil: break
                     }
                 }
             case .releaseRequest:
@@ -149,7 +148,7 @@ final class DIMSEConnection: @unchecked Sendable {
 
     /// What one PDV completes; a PDV on a context never accepted, or out of order, is a
     /// protocol error.
-    private func receive(_ pdv: PresentationDataValue) throws -> [MessageAssembler.Event] {
+    private func receive(_ pdv: PresentationDataValue) throws -> MessageAssembler.Event? {
         guard contextIDs.contains(pdv.contextID) else {
             throw AssociationFailure.protocolError("the peer sent data on presentation context \(pdv.contextID), which was not accepted")
         }

@@ -230,13 +230,13 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
             return
         case .data(let pdu):
             for pdv in pdu.values {
-                let events: [MessageAssembler.Event]
+                let event: MessageAssembler.Event?
                 do {
                     guard contextIDs.contains(pdv.contextID) else {
                         throw AssociationFailure.protocolError("the peer sent data on presentation context \(pdv.contextID), which was not accepted")
                     }
                     do {
-                        events = try assembler.receive(pdv)
+                        event = try assembler.receive(pdv)
                     } catch {
                         throw AssociationFailure.protocolError("\(error)")
                     }
@@ -247,13 +247,12 @@ final class EventLoopAcceptorHandler: ChannelDuplexHandler, @unchecked Sendable 
                     hand(.failure(error))
                     return
                 }
-                for event in events {
-                    switch event {
-                    case .command(let id, let message): hand(.event(.command(message, contextID: id)))
-                    case .dataFragment(let id, let bytes, let isLast): hand(.event(.dataFragment(bytes, contextID: id, isLast: isLast)))
-                    }
-                    guard case .established = state else { return }
+                switch event {
+                case .command(let id, let message)?: hand(.event(.command(message, contextID: id)))
+                case .dataFragment(let id, let bytes, let isLast)?: hand(.event(.dataFragment(bytes, contextID: id, isLast: isLast)))
+                case nil: continue
                 }
+                guard case .established = state else { return }
             }
         case .releaseRequest:
             if assembler.isIdle {

@@ -61,7 +61,9 @@ public struct MessageAssembler: Sendable {
         return false
     }
 
-    public mutating func receive(_ pdv: PresentationDataValue) throws -> [Event] {
+    /// What the PDV completes: a command, a fragment of a data set, or nothing yet (a
+    /// command continues in the next PDV).
+    public mutating func receive(_ pdv: PresentationDataValue) throws -> Event? {
         switch (state, pdv.isCommand) {
         case (.idle, true):
             state = .command(contextID: pdv.contextID, bytes: [])
@@ -76,17 +78,17 @@ public struct MessageAssembler: Sendable {
             }
             guard pdv.isLast else {
                 state = .command(contextID: id, bytes: bytes)
-                return []
+                return nil
             }
             let message = try DIMSEMessage(commandSet: bytes)
             state = message.hasDataSet ? .data(contextID: id) : .idle
-            return [.command(contextID: id, message: message)]
+            return .command(contextID: id, message: message)
         case (.data(let id), false):
             guard id == pdv.contextID else {
                 throw DIMSEError.fragments("a data fragment on presentation context \(pdv.contextID) for a command on context \(id)")
             }
             if pdv.isLast { state = .idle }
-            return [.dataFragment(contextID: id, bytes: pdv.payload, isLast: pdv.isLast)]
+            return .dataFragment(contextID: id, bytes: pdv.payload, isLast: pdv.isLast)
         case (.idle, false):
             throw DIMSEError.fragments("a data fragment on presentation context \(pdv.contextID) without a command before it")
         case (.command(let id, _), false):
