@@ -43,6 +43,7 @@ import Testing
             stream += try #require(pynetdicomPDUs[name], "\(name) (pip install pynetdicom)")
         }
         stream += StreamingPDUDecoderTests.pData([(1, 3, 74), (1, 0, 16000), (1, 2, 0)])
+        stream += StreamingPDUDecoderTests.pData([(1, 3, 60), (1, 2, 12000)])
         stream += try #require(pynetdicomPDUs["a_associate_rq"])
         var whole: [PDU] = []
         var offset = 0
@@ -50,7 +51,7 @@ import Testing
             whole.append(pdu)
             offset += consumed
         }
-        for pieces in [1, 7, 100, 5000, stream.count] {
+        for pieces in [1, 7, 100, 5000, 9000, stream.count] {
             let channel = EmbeddedChannel(handler: PDUChannelHandler(maximumLength: 16384))
             var at = 0
             while at < stream.count {
