@@ -103,6 +103,26 @@ import Testing
 }
 
 @Suite struct PartFileTests {
+    /// Temporary names are hidden, carry this process's PID where `removeAbandoned` looks for
+    /// it, and do not repeat.
+    @Test func temporaryNamesCarryThePIDAndDoNotRepeat() throws {
+        let directory = NSTemporaryDirectory() + "partnames-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var names = Set<String>()
+        for _ in 0..<200 {
+            let part = try PartFile(directory: directory)
+            let name = String(part.temporaryPath.dropFirst(directory.count + 1))
+            #expect(part.temporaryPath.hasPrefix(directory + "/.movescu-"))
+            #expect(PartFile.writerPID(ofFileNamed: name) == getpid(), "\(name)")
+            names.insert(name)
+            part.discard()
+        }
+        #expect(names.count == 200)
+        let suffixes = (0..<1000).map { _ in PartFile.nextSuffix() }
+        #expect(Set(suffixes).count == 1000 && suffixes.allSatisfy { $0.utf8.count == 6 && $0.allSatisfy { $0.isLetter || $0.isNumber } })
+    }
+
     /// Small writes gathered, large ones kept as they came, all in order through writev,
     /// across several flushes.
     @Test func piecesOfEverySizeLandInOrder() throws {
