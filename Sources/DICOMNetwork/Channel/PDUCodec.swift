@@ -96,6 +96,17 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
         while true {
             switch state {
             case .pduHeader:
+                let at = buffer.readerIndex
+                if partialHeader.isEmpty, buffer.readableBytes >= 6, buffer.getInteger(at: at, as: UInt8.self) == PDU.TypeCode.pData.rawValue,
+                   let length = buffer.getInteger(at: at + 2, as: UInt32.self), length > 0 {
+                    // A P-DATA-TF header whole in this read, read in place (no array); what
+                    // `PDU.decode` would say of it: only a length over the maximum is wrong.
+                    guard length <= maximumLength else { throw PDUError.tooLong(length: length, maximum: maximumLength) }
+                    buffer.moveReaderIndex(forwardBy: 6)
+                    values = []
+                    state = .pdvHeader(left: Int(length))
+                    continue
+                }
                 guard let header = take(6, from: &buffer) else { return nil }
                 let length = Int(header[2]) << 24 | Int(header[3]) << 16 | Int(header[4]) << 8 | Int(header[5])
                 // Throws when too long; decodes a PDU without a body.
@@ -132,12 +143,24 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
                     _ = try PDataTF(body: rest[...])
                     throw PDataTF.noValues
                 }
-                guard let header = take(6, from: &buffer) else { return nil }
-                let length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+                let at = buffer.readerIndex
+                let length: Int, contextID: UInt8, control: UInt8
+                if partialHeader.isEmpty, buffer.readableBytes >= 6 {
+                    // Whole in this read: read in place, no array.
+                    length = Int(buffer.getInteger(at: at, as: UInt32.self)!)
+                    contextID = buffer.getInteger(at: at + 4, as: UInt8.self)!
+                    control = buffer.getInteger(at: at + 5, as: UInt8.self)!
+                    buffer.moveReaderIndex(forwardBy: 6)
+                } else {
+                    guard let header = take(6, from: &buffer) else { return nil }
+                    length = Int(header[0]) << 24 | Int(header[1]) << 16 | Int(header[2]) << 8 | Int(header[3])
+                    contextID = header[4]
+                    control = header[5]
+                }
                 try PDataTF.checkItem(length: length, left: left - 4)
-                try PDataTF.checkControlHeader(header[5])
+                try PDataTF.checkControlHeader(control)
                 data = []
-                state = .pdvData(left: left - 6, contextID: header[4], control: header[5], missing: length - 2)
+                state = .pdvData(left: left - 6, contextID: contextID, control: control, missing: length - 2)
             case .pdvData(let left, let contextID, let control, let missing):
                 let n = min(missing, buffer.readableBytes)
                 if data.isEmpty, n == missing, n >= PDUDecoder.smallestView, control & 1 == 0, PDUDecoder.worthKeeping(buffer) {
