@@ -97,7 +97,8 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
             switch state {
             case .pduHeader:
                 let at = buffer.readerIndex
-                if partialHeader.isEmpty, buffer.readableBytes >= 6, buffer.getInteger(at: at, as: UInt8.self) == PDU.TypeCode.pData.rawValue,
+                if partialHeader.isEmpty, buffer.readableBytes >= 6,
+                   buffer.getInteger(at: at, as: UInt8.self) == PDU.TypeCode.pData.rawValue,
                    let length = buffer.getInteger(at: at + 2, as: UInt32.self), length > 0 {
                     // A P-DATA-TF header whole in this read, read in place (no array); what
                     // `PDU.decode` would say of it: only a length over the maximum is wrong.
