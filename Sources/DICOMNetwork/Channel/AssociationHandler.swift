@@ -8,8 +8,9 @@ import Darwin
 
 /// What the local user asks of the upper layer (the service primitives of PS3.8 section 7).
 public enum ULRequest: Sendable {
-    case associate(AssociateRQ)
-    case accept(AssociateAC)
+    // Indirect, as in `PDU`: the small requests stay small enough for NIO's messages.
+    indirect case associate(AssociateRQ)
+    indirect case accept(AssociateAC)
     case reject(AssociateRJ)
     case data(PDataTF)
     case release
@@ -32,8 +33,9 @@ public enum ULRequest: Sendable {
 
 /// What the upper layer tells the local user.
 public enum ULIndicationEvent: Equatable, Sendable {
-    case associateRequest(AssociateRQ)
-    case associateAccepted(AssociateAC)
+    // Indirect, as in `PDU`: every P-DATA indication goes up the pipeline as a message.
+    indirect case associateRequest(AssociateRQ)
+    indirect case associateAccepted(AssociateAC)
     case associateRejected(AssociateRJ)
     case data(PDataTF)
     case releaseRequest

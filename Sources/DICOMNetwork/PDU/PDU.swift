@@ -1,8 +1,11 @@
 /// The protocol data units of the DICOM upper layer (PS3.8 section 9.3), as plain values.
 /// An unknown PDU type decodes to `.unknown`, for the state machine to reject (Evt19).
 public enum PDU: Equatable, Sendable {
-    case associateRQ(AssociateRQ)
-    case associateAC(AssociateAC)
+    // Indirect: the association PDUs are large and rare. Inline they made every PDU 176
+    // bytes, too large for the inline storage of the `Any` that NIO wraps each message of a
+    // pipeline in, so each P-DATA-TF was copied into a heap box on its way up.
+    indirect case associateRQ(AssociateRQ)
+    indirect case associateAC(AssociateAC)
     case associateRJ(AssociateRJ)
     case pData(PDataTF)
     case releaseRQ
