@@ -113,10 +113,10 @@ extension CommandSetReader {
     /// A command set as peers send it, read without the general data set parser: elements of
     /// Annex E in ascending order, each with its value inside the bytes. It gives the data
     /// set the general reader gives for such bytes (implicit VR little endian) in a fraction
-    /// of the time: the general one took a fifth of the user time spent on each object
-    /// received. Anything else (a retired or unknown element, a tag out of order or twice, a
-    /// length past the end or undefined) is nil, and the general reader reads it and says
-    /// what is wrong.
+    /// of the time: in perf's samples of receiving from storescu the general one took about
+    /// 7% of the user time, one command set per object. Anything else (a retired or unknown
+    /// element, a tag out of order or twice, a length past the end or undefined) is nil, and
+    /// the general reader reads it and says what is wrong.
     static func quickRead(_ bytes: [UInt8]) -> DataSet? {
         var elements: [DataElement] = []
         elements.reserveCapacity(12)
