@@ -13,11 +13,16 @@ which maps the file and sends its bytes with a few system calls. Its row is the 
 CPU and peak RSS; the wall time runs from the sender's start to the receiver's exit, when the
 object is on disk under its final name.
 
+"dd" writes as many bytes from memory (/dev/zero, 1 MiB blocks) to the same disk: write(2)
+into the page cache, the step every receiver ends with. On this VM that step alone swings
+from 0.24 to 3.1 s per gigabyte from one run to the next (the kernel's copy into fresh page
+cache pages), so read the rounds, not only the medians.
+
   Scripts/bench/large.py [--mb 1000] [--rounds 3] [--no-build] [--out DIR] [--only ours,...]
                          [--baseline PATH]
 
 --baseline runs another build of our movescu (an earlier commit's, say) as one more tool in
-the same rounds; --only picks tools (ours, ours --ignore, receive-lean, dcmtk-nodelay, cp).
+the same rounds; --only picks tools (ours, ours --ignore, receive-lean, dcmtk-nodelay, cp, dd).
 
 The output goes to the disk by default (BENCH_CACHE/out), not to the RAM file system of the
 other benchmarks: the target is a copy on this disk. Each measured run starts after sync(2)
@@ -43,7 +48,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(b.CACHE, "out"),
                         help="where the object (and the copy) is written; by default on the disk that "
                              "holds the source file (%s), as the target compares with a copy on this disk" % b.CACHE)
-    parser.add_argument("--only", help="comma-separated tools of: ours, ours --ignore, receive-lean, dcmtk-nodelay, cp")
+    parser.add_argument("--only", help="comma-separated tools of: ours, ours --ignore, receive-lean, dcmtk-nodelay, cp, dd")
     parser.add_argument("--baseline", help="another build of our movescu to run as 'baseline'")
     args = parser.parse_args()
     movescu = b.ours(build=not args.no_build)
@@ -56,7 +61,7 @@ def main():
     archive = b.Archive(folder, ports, max_pdu=131072)
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="bench-large-", dir=args.out)
-    tools = ["ours", "ours --ignore", "receive-lean", "dcmtk-nodelay", "cp"]
+    tools = ["ours", "ours --ignore", "receive-lean", "dcmtk-nodelay", "cp", "dd"]
     if args.only:
         tools = [t for t in tools if t in args.only.split(",")] or ["ours"]
     if "ours" not in tools:
@@ -90,6 +95,9 @@ def main():
                     env = dict(os.environ, TCP_NODELAY="1")
                     argv = ["/usr/bin/movescu", "-S", "-aet", "DCMTK", "-aem", "DCMTK", "-aec", "ARCHIVE", "+P", str(ports["DCMTK"]),
                             "-od", out] + keys + ["localhost", str(archive.port)]
+                elif tool == "dd":
+                    argv = ["dd", "if=/dev/zero", "of=" + out + "/zeros.bin", "bs=1M", "count=%d" % -(-size // (1 << 20)),
+                            "status=none"]
                 else:
                     argv = ["cp", path, out + "/copy.dcm"]
                 status, wall, cpu, rss = b.measure(argv, env=env, log=os.path.join(work, "%s-%d.log" % (tool, round_)),
