@@ -8,7 +8,7 @@ alone, for where the time goes.
 
 dcmqrscp cannot send a gigabyte as fast as cp copies it (it takes about 2.5 times as long
 even when we throw the object away), so the copy target is also checked where the sender is
-not the limit: "receive, lean sender" is our storage SCP (receive-bench) fed by rawstore.py,
+not the limit: "receive-lean" is our storage SCP (receive-bench) fed by rawstore.py,
 which maps the file and sends its bytes with a few system calls. Its row is the receiver's
 CPU and peak RSS; the wall time runs from the sender's start to the receiver's exit, when the
 object is on disk under its final name.
@@ -142,6 +142,8 @@ def lean_receive(bench, path, out, size, log):
     with open(log, "w") as f:
         sender = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rawstore.py"),
                                  path, "localhost", str(port)], stdout=f, stderr=subprocess.STDOUT)
+    if sender.returncode != 0:
+        receiver.terminate()  # it would wait for its one object forever; SIGTERM ends it
     _, status, usage = os.wait4(receiver.pid, 0)
     wall = time.monotonic() - started
     code = sender.returncode or os.waitstatus_to_exitcode(status)
