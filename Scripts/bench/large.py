@@ -76,17 +76,10 @@ def main():
                 out = os.path.join(work, "%s-%d" % (tool, round_))
                 os.makedirs(out)
                 env = None
+                log = os.path.join(work, "%s-%d.log" % (tool, round_))
                 if tool == "receive-lean":
-                    status, wall, cpu, rss = lean_receive(bench, path, out, size, os.path.join(work, "lean-%d.log" % round_))
-                    got = b.count_files(out)
-                    if status != 0 or got != 1:
-                        print("%s: exit %d, %d file(s)" % (tool, status, got), file=sys.stderr)
-                    results[tool].append((wall, cpu, rss))
-                    print("round %d %-15s %6.2f s  cpu %6.2f s  rss %7.1f MB" % (round_ + 1, tool, wall, cpu, rss),
-                          file=sys.stderr)
-                    shutil.rmtree(out)
-                    continue
-                if tool.startswith("ours") or tool == "baseline":
+                    argv = None
+                elif tool.startswith("ours") or tool == "baseline":
                     binary = os.path.abspath(args.baseline) if tool == "baseline" else movescu
                     argv = [binary, "--batch"] + tool.split()[1:] + [
                         "-S", "-aet", "OURS", "-aem", "OURS", "-aec", "ARCHIVE", "+P", str(ports["OURS"]),
@@ -100,8 +93,10 @@ def main():
                             "status=none"]
                 else:
                     argv = ["cp", path, out + "/copy.dcm"]
-                status, wall, cpu, rss = b.measure(argv, env=env, log=os.path.join(work, "%s-%d.log" % (tool, round_)),
-                                                     warm=size + size // 8, sync=True)
+                if argv is None:
+                    status, wall, cpu, rss = lean_receive(bench, path, out, size, log)
+                else:
+                    status, wall, cpu, rss = b.measure(argv, env=env, log=log, warm=size + size // 8, sync=True)
                 got = b.count_files(out)
                 if status != 0 or got != (0 if "ignore" in tool else 1):
                     print("%s: exit %d, %d file(s)" % (tool, status, got), file=sys.stderr)
