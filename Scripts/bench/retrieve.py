@@ -2,10 +2,15 @@
 """Retrieve benchmark: one study of N CT images (512x512 unless --size, 16-bit) served by DCMTK's dcmqrscp on
 loopback, retrieved whole by our movescu, by DCMTK's movescu (as it comes, and with
 TCP_NODELAY=1 in its environment) and by pynetdicom's movescu, in turns, R rounds. Prints the
-medians (wall time, images/s, MB/s, CPU seconds, peak RSS) and our ratio to each.
+medians (wall time, images/s, MB/s, CPU seconds, peak RSS, and the CPU seconds dcmqrscp
+spent serving the run) and our ratio to each.
 
   Scripts/bench/retrieve.py [--images 1000] [--rounds 5] [--only ours,dcmtk,...] [--no-build]
-                            [--baseline PATH]
+                            [--baseline PATH] [--cpus 0]
+
+--cpus runs the archive and every tool on the CPUs listed (as taskset does, "0" or "0,1"):
+on one CPU, the retrieve and the archive cannot run at the same time, which shows what the
+work costs without the two competing for the cores.
 
 --baseline runs another build of our movescu (an earlier commit's, say) as one more tool in
 the same rounds, for a change's before and after.
@@ -47,12 +52,18 @@ def main():
     parser.add_argument("--only", default=",".join(TOOLS))
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--baseline", help="another build of our movescu to run as 'baseline'")
+    parser.add_argument("--cpus", help="comma-separated CPUs to run the archive and the tools on (default: all)")
     args = parser.parse_args()
     tools = [t for t in args.only.split(",") if t]
     if args.baseline:
         BASELINE[0] = os.path.abspath(args.baseline)
         tools.insert(1, "baseline")
     movescu = b.ours(build=not args.no_build)
+    if args.cpus:
+        try:
+            os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
+        except (ValueError, OSError) as error:
+            parser.error("--cpus %s: %s" % (args.cpus, error))
     folder, study, total, count = b.corpus(args.images, size=args.size)
     ports = {t: b.free_port() for t in tools}
     aes = {"ours": "OURS", "baseline": "BASELINE", "dcmtk": "DCMTK", "dcmtk-nodelay": "DCMTKND", "pynetdicom": "PYNET"}
@@ -67,32 +78,36 @@ def main():
                 os.makedirs(out)
                 argv, env = command(tool, movescu, ports[tool], archive.port, study, out)
                 log = os.path.join(work, "%s-%d.log" % (tool, round_))
+                served = archive.cpu()
                 status, wall, cpu, rss = b.measure(argv, env=env, log=log, warm=total + total // 8)
+                served = archive.cpu() - served
                 got = b.count_files(out)
                 if got != count or status != 0:
                     print("%s round %d: exit %d, %d of %d files (log %s)" % (tool, round_ + 1, status, got, count, log), file=sys.stderr)
-                results[tool].append((wall, cpu, rss))
-                print("round %d %-14s %6.2f s  cpu %6.2f s  rss %6.1f MB  files %d" % (round_ + 1, tool, wall, cpu, rss, got),
-                      file=sys.stderr)
+                results[tool].append((wall, cpu, rss, served))
+                print("round %d %-14s %6.2f s  cpu %6.2f s  rss %6.1f MB  files %d  archive cpu %5.2f s"
+                      % (round_ + 1, tool, wall, cpu, rss, got, served), file=sys.stderr)
                 shutil.rmtree(out)
     finally:
         archive.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     mb = total / 1e6
-    medians = {t: b.column_medians(results[t]) for t in tools}
+    medians = {t: b.column_medians(results[t], 4) for t in tools}
     rows = []
     for t in tools:
-        wall, cpu, rss = medians[t]
-        row = [t, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss]
+        wall, cpu, rss, served = medians[t]
+        row = [t, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss, "%.2f" % served]
         if "ours" in medians and t != "ours":
             row += ["%.2f" % (medians["ours"][0] / wall), "%.2f" % (medians["ours"][1] / cpu)]
         else:
             row += ["", ""]
         rows.append(row)
-    print("%d CT images of %dx%d, %.0f MB, one study, dcmqrscp on loopback, output in %s; medians of %d rounds; %s"
-          % (count, args.size, args.size, mb, b.OUT, args.rounds, b.machine()))
-    print(b.table(["tool", "wall s", "images/s", "MB/s", "CPU s", "peak RSS MB", "ours/theirs wall", "ours/theirs CPU"], rows))
+    print("%d CT images of %dx%d, %.0f MB, one study, dcmqrscp on loopback, output in %s; medians of %d rounds; %s%s"
+          % (count, args.size, args.size, mb, b.OUT, args.rounds, b.machine(),
+             "; everything on CPU(s) %s" % args.cpus if args.cpus else ""))
+    print(b.table(["tool", "wall s", "images/s", "MB/s", "CPU s", "peak RSS MB", "archive CPU s", "ours/theirs wall",
+                   "ours/theirs CPU"], rows))
 
 
 if __name__ == "__main__":
