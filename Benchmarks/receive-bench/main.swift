@@ -8,17 +8,24 @@ import Retrieve
 // exits once as many objects as asked for have been stored (or on SIGTERM), printing
 // "stored <objects> <bytes> <failed>".
 //
-//   receive-bench <output folder> <objects to wait for> [port]
+//   receive-bench <output folder> <objects to wait for> [port [maximum PDU length]]
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3, let expected = Int(arguments[2]) else {
-    FileHandle.standardError.write(Data("usage: receive-bench <output folder> <objects to wait for> [port]\n".utf8))
+    FileHandle.standardError.write(Data("usage: receive-bench <output folder> <objects to wait for> [port [maximum PDU length]]\n".utf8))
     exit(1)
 }
 AllocatorTuning.forLargeBlocks()
 var configuration = RetrieveConfiguration()
 configuration.storage.outputDirectory = arguments[1]
 configuration.listenPort = arguments.count > 3 ? Int(arguments[3]) ?? 0 : 0
+if arguments.count > 4 {
+    guard let length = UInt32(arguments[4]), length >= 4096 else {
+        FileHandle.standardError.write(Data("receive-bench: the maximum PDU length \(arguments[4]) is not a number of 4096 or more\n".utf8))
+        exit(1)
+    }
+    configuration.maximumPDULength = length
+}
 configuration.moveDestination = "RECEIVER"
 // The work runs in a task while the main thread waits on a semaphore: with top-level await the
 // main thread would park in dispatch_main, whose sigsuspend valgrind 3.19 cannot follow (it
