@@ -62,10 +62,14 @@ public struct DataSetParser: Sendable {
 
     private var buffer: [UInt8] = []
     private var readIndex = 0
-    /// A chunk given while `buffer` was all parsed, not copied into it: the parts of it that
-    /// belong to a large value are handed on as they are. Whatever else it holds is moved
-    /// into `buffer` when the parser gets to it.
+    /// A chunk given, not copied into `buffer`: it follows what is left in the buffer. The
+    /// parts of it that belong to a large value are handed on as they are, once the buffer
+    /// is all parsed; the rest is moved into the buffer a little at a time (`directStep`) as
+    /// the parser needs it, so that a chunk with elements before the start of a large value
+    /// (the first PDV of an object) is not copied whole into the buffer and then out again.
     private var direct: ByteChunk?
+    /// How much of the direct chunk is moved into the buffer when the parser needs more.
+    static let directStep = 4096
     /// Stream offset of buffer[0].
     private var bufferBase = 0
     private var inputFinished = false
@@ -119,11 +123,16 @@ public struct DataSetParser: Sendable {
     /// Adds bytes that arrived. When everything before them is parsed, the array itself
     /// becomes the buffer (no copy), and a value chunk that is all of it is handed out as is.
     public mutating func append(_ bytes: [UInt8]) throws {
-        guard inflater == nil, readIndex == buffer.count, direct == nil else {
+        guard inflater == nil, direct == nil else {
             try appendCopy(bytes)
             return
         }
         precondition(!inputFinished, "bytes appended after finish()")
+        guard readIndex == buffer.count else {
+            // Behind bytes still to parse: kept as it is, after them.
+            if !bytes.isEmpty { direct = ByteChunk(bytes) }
+            return
+        }
         bufferBase += readIndex
         readIndex = 0
         buffer = bytes
@@ -136,7 +145,7 @@ public struct DataSetParser: Sendable {
             try append(chunk.array)
             return
         }
-        guard inflater == nil, readIndex == buffer.count, direct == nil else {
+        guard inflater == nil, direct == nil else {
             try appendCopy(chunk)
             return
         }
@@ -144,17 +153,25 @@ public struct DataSetParser: Sendable {
         if !chunk.isEmpty { direct = chunk }
     }
 
-    /// Moves what is left of the direct chunk into the buffer (all parsed while there is a
-    /// direct chunk, so the parsed bytes are dropped rather than kept or copied).
-    private mutating func takeDirect() {
+    /// Moves up to `count` bytes of the direct chunk (all of it by default) into the buffer,
+    /// behind what is left there; parsed bytes are dropped first when nothing is left.
+    private mutating func takeDirect(upTo count: Int = .max) {
         guard let chunk = direct else { return }
-        assert(readIndex == buffer.count, "a direct chunk while buffered bytes wait")
-        direct = nil
-        bufferBase += readIndex
-        readIndex = 0
-        buffer = []
-        buffer.append(contentsOf: chunk)
+        if readIndex == buffer.count {
+            bufferBase += readIndex
+            readIndex = 0
+            buffer = []
+        } else {
+            compact()
+        }
+        let n = min(count, chunk.count)
+        let end = chunk.startIndex + n
+        buffer.append(contentsOf: chunk[chunk.startIndex..<end])
+        direct = end == chunk.endIndex ? nil : chunk[end..<chunk.endIndex]
     }
+
+    /// No more bytes will come than those in the buffer.
+    private var allInBuffer: Bool { inputFinished && direct == nil }
 
     /// Says that no more bytes will come.
     public mutating func finish() {
@@ -194,7 +211,15 @@ public struct DataSetParser: Sendable {
     public mutating func next() throws -> DataSetEvent? {
         if let failure { throw failure }
         do {
-            return try nextEvent()
+            while true {
+                if let event = try nextEvent() { return event }
+                guard direct != nil else { return nil }
+                // More is needed and the direct chunk has it: a partial word of a value
+                // completed, or the next few KB for element headers.
+                var step = DataSetParser.directStep
+                if case .value(_, let unit, _) = pending, available > 0, available < unit { step = unit - available }
+                takeDirect(upTo: step)
+            }
         } catch var error as DICOMError {
             if inflater != nil {
                 // Offsets count bytes of the inflated stream, not of the file.
@@ -210,7 +235,7 @@ public struct DataSetParser: Sendable {
     }
 
     private mutating func nextEvent() throws -> DataSetEvent? {
-        if let chunk = direct {
+        if let chunk = direct, readIndex == buffer.count {
             switch pending {
             case .value(let remaining, let unit, let isFragment) where !(encoding.bigEndian && unit > 1)
                 && (chunk.count >= remaining || chunk.count >= max(unit, 1)):
@@ -224,10 +249,10 @@ public struct DataSetParser: Sendable {
                 let left = remaining - n
                 pending = left == 0 ? .valueEnd : .value(remaining: left, unit: unit, isFragment: isFragment)
                 return .valueChunk(chunk[chunk.startIndex..<end])
-            case .valueEnd:
-                break
             default:
-                takeDirect()
+                // Element headers, or a value's partial word: from the buffer, which `next`
+                // fills from the direct chunk as far as needed.
+                break
             }
         }
         switch pending {
@@ -238,7 +263,10 @@ public struct DataSetParser: Sendable {
             var n = min(remaining, available)
             if n < remaining {
                 n -= n % max(unit, 1)
-                if n < 4096 && !inputFinished { return nil }  // wait for a worthwhile chunk
+                // Wait for a worthwhile chunk, unless the rest is in the direct chunk (which
+                // is handed on as it is once the buffer is used up).
+                if n < 4096 && !inputFinished && direct == nil { return nil }
+                if n == 0 && direct != nil { return nil }
                 if n == 0 {
                     throw DICOMError.truncated(offset: offset, reason: "the stream ends inside a value with \(remaining) byte(s) still to come")
                 }
@@ -283,7 +311,7 @@ public struct DataSetParser: Sendable {
         }
 
         guard available >= 8 else {
-            if inputFinished {
+            if allInBuffer {
                 if let inflater, !inflater.isFinished {
                     throw DICOMError.truncated(offset: offset, reason: "the deflated data ends before its final block")
                 }
@@ -359,7 +387,7 @@ public struct DataSetParser: Sendable {
 
         if valueLength <= options.maximumBufferedValue {
             guard available >= headerLength + valueLength else {
-                if inputFinished {
+                if allInBuffer {
                     throw DICOMError.truncated(offset: offset, reason: "element \(tag) \(vr.rawValue) has length \(valueLength) but only \(available - headerLength) byte(s) follow")
                 }
                 return nil
@@ -378,7 +406,7 @@ public struct DataSetParser: Sendable {
     }
 
     private func needMore(_ what: String) throws -> DataSetEvent? {
-        if inputFinished {
+        if allInBuffer {
             throw DICOMError.truncated(offset: offset, reason: "the stream ends inside the \(what)")
         }
         return nil
@@ -436,7 +464,7 @@ public struct DataSetParser: Sendable {
             }
             if n <= options.maximumBufferedValue {
                 guard available >= 8 + n else {
-                    if inputFinished {
+                    if allInBuffer {
                         throw DICOMError.truncated(offset: here, reason: "a fragment of length \(n) has only \(available - 8) byte(s)")
                     }
                     return nil
