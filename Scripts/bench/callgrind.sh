@@ -6,13 +6,16 @@
 # the instructions (Ir) per object and per byte of each, their ratio, and the functions that
 # take the most of ours. Instructions are user space only: the kernel's copies (most of the
 # receive's CPU, see the README) are not in them.
-#   Scripts/bench/callgrind.sh [images]
+#   Scripts/bench/callgrind.sh [images [maximum PDU length]]
+# The receivers offer 16384-byte PDUs (both tools' default) unless a length is given; storescu
+# sends PDUs of the length offered.
 # valgrind 3.19 (Debian 12) cannot read the DWARF 5 the Swift toolchain writes ("unhandled
 # dwarf2 abbrev form code", then it gives up), so it runs a copy without debug info; symbols
 # stay. receive-bench keeps its main thread out of dispatch_main, which valgrind cannot follow.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 images=${1:-20}
+pdu=${2:-16384}
 swift build -c release --product receive-bench >/dev/null
 python3 -c 'import sys; sys.path.insert(0, "Scripts/bench"); import benchlib; benchlib.corpus(1000)' >/dev/null
 files=$(printf "%s\n" /tmp/movescu-bench/ct1000/files/*.dcm | head -n "$images" || true)
@@ -32,7 +35,7 @@ profile() { # <name> <objects> <files...>
   local name=$1 objects=$2; shift 2
   rm -rf "$work/out"; mkdir "$work/out"
   valgrind --tool=callgrind --callgrind-out-file="$work/$name.out" \
-    "$work/receive-bench" "$work/out" "$objects" "$port" > "$work/$name.log" 2>"$work/$name.valgrind" &
+    "$work/receive-bench" "$work/out" "$objects" "$port" "$pdu" > "$work/$name.log" 2>"$work/$name.valgrind" &
   receiver=$!
   for _ in $(seq 1 400); do grep -q "listening" "$work/$name.log" 2>/dev/null && break; sleep 0.05; done
   TCP_NODELAY=1 /usr/bin/storescu -aec RECEIVER localhost "$port" "$@"
@@ -45,7 +48,7 @@ profile_storescp() { # <name> <objects> <files...>
   local name=$1 objects=$2; shift 2
   rm -rf "$work/out"; mkdir "$work/out"
   TCP_NODELAY=1 valgrind --tool=callgrind --callgrind-out-file="$work/$name.out" \
-    /usr/bin/storescp -aet RECEIVER -od "$work/out" "$port" > "$work/$name.log" 2>"$work/$name.valgrind" &
+    /usr/bin/storescp -aet RECEIVER -pdu "$pdu" -od "$work/out" "$port" > "$work/$name.log" 2>"$work/$name.valgrind" &
   receiver=$!
   # Under valgrind it takes a while to listen: storescu is tried again while it is refused.
   local sent=
@@ -68,7 +71,7 @@ stored=$(grep stored "$work/measured.log")
 warm=$(ir "$work/warm-up.out")
 total=$(ir "$work/measured.out")
 delta=$((total - warm))
-echo "receive path: $images CT images ($bytes bytes) after one to warm up; receiver: $stored"
+echo "receive path: $images CT images ($bytes bytes) in PDUs of up to $pdu bytes, after one to warm up; receiver: $stored"
 echo "start-up and the first object: $warm instructions"
 echo "measured objects: $delta instructions, $((delta / images)) per object, $(python3 -c "print('%.2f' % ($delta / $bytes))") per byte"
 profile_storescp scp-warm-up 1 "$first"
