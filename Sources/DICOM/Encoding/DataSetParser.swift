@@ -217,7 +217,11 @@ public struct DataSetParser: Sendable {
                 // More is needed and the direct chunk has it: a partial word of a value
                 // completed, or the next few KB for element headers.
                 var step = DataSetParser.directStep
-                if case .value(_, let unit, _) = pending, available > 0, available < unit { step = unit - available }
+                if case .value(_, let unit, _) = pending {
+                    // Big endian words are swapped in the buffer: all of the chunk goes there.
+                    if encoding.bigEndian && unit > 1 { step = .max }
+                    else if available > 0 && available < unit { step = unit - available }
+                }
                 takeDirect(upTo: step)
             }
         } catch var error as DICOMError {
