@@ -120,8 +120,10 @@ public struct DataSetParser: Sendable {
         }
     }
 
-    /// Adds bytes that arrived. When everything before them is parsed, the array itself
-    /// becomes the buffer (no copy), and a value chunk that is all of it is handed out as is.
+    /// Adds bytes that arrived, without copying them unless a chunk given before is still
+    /// held: when everything before them is parsed the array itself becomes the buffer, and a
+    /// value chunk that is all of it is handed out as is; behind bytes still to parse it is
+    /// kept as the direct chunk.
     public mutating func append(_ bytes: [UInt8]) throws {
         guard inflater == nil, direct == nil else {
             try appendCopy(bytes)
@@ -138,8 +140,9 @@ public struct DataSetParser: Sendable {
         buffer = bytes
     }
 
-    /// Adds bytes that arrived. When everything before them is parsed, the chunk is not
-    /// copied: the parts of it that are a large value's come out as value chunks of it.
+    /// Adds bytes that arrived. Unless a chunk given before is still held, a view is not
+    /// copied: it becomes the direct chunk, and the parts of it that are a large value's come
+    /// out as value chunks of it.
     public mutating func append(_ chunk: ByteChunk) throws {
         guard chunk.isView else {
             try append(chunk.array)
