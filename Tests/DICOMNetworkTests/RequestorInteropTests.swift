@@ -31,7 +31,7 @@ import Testing
             }
         } catch {
             peer.stop()
-            let log = String(decoding: peer.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let log = peer.log
             Issue.record("\(error); storescp said: \(log)")
         }
     }
@@ -84,7 +84,7 @@ import Testing
               }
             } catch {
                 peer.stop()
-                let log = String(decoding: peer.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                let log = peer.log
                 Issue.record("\(peerName) under \(proposal.rawValue): \(error); it said \(log.split(separator: "\n").suffix(12).joined(separator: "\n"))")
                 continue
             }

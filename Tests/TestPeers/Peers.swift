@@ -5,7 +5,10 @@ import Synchronization
 public final class PeerProcess: @unchecked Sendable {
     public let process: Process
     public let port: Int
-    public let output = Pipe()
+    /// Where the peer's standard output and error go: a file, so that a talkative peer never
+    /// blocks on a full pipe that nobody reads.
+    public let logPath = NSTemporaryDirectory() + "peer-\(UUID().uuidString).log"
+    private let token: Int
 
     /// Starts `arguments` (with `{port}` replaced by a free port) and waits until the port is
     /// listening (seen in /proc/net/tcp, so that no probe connection disturbs the peer).
@@ -13,6 +16,9 @@ public final class PeerProcess: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw TestPeerMissing(what: executable) }
         // A free port can be taken by someone else before the peer binds it: then the peer
         // exits, and we try another.
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw TestPeerMissing(what: "a log file at \(logPath)") }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? output.close() }
         for _ in 0..<5 {
             let candidate = try freePort()
             let process = Process()
@@ -35,6 +41,7 @@ public final class PeerProcess: @unchecked Sendable {
             if listening {
                 self.process = process
                 self.port = candidate
+                self.token = Watchdog.register(pid: process.processIdentifier, command: ([executable] + (process.arguments ?? [])).joined(separator: " "), limit: nil)
                 return
             }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -45,6 +52,7 @@ public final class PeerProcess: @unchecked Sendable {
     /// SIGTERM, then SIGKILL after a second (DCMTK's storescp does not stop on SIGTERM
     /// while it waits for an association).
     public func stop() {
+        defer { Watchdog.ended(token) }
         guard process.isRunning else { return }
         process.terminate()
         for _ in 0..<40 where process.isRunning { usleep(25_000) }
@@ -52,7 +60,15 @@ public final class PeerProcess: @unchecked Sendable {
         for _ in 0..<200 where process.isRunning { usleep(10_000) }
     }
 
-    deinit { stop() }
+    /// What the peer has written to its standard output and error so far.
+    public var log: String {
+        String(decoding: FileManager.default.contents(atPath: logPath) ?? Data(), as: UTF8.self)
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
 }
 
 /// A port nothing listens on, for a peer or for our SCP to listen on later.
@@ -62,6 +78,7 @@ public final class PeerProcess: @unchecked Sendable {
 /// full run makes thousands), and DCMTK's movescu then fails with "Address already in use".
 /// Each port is handed out once per test process, so two tests never get the same one.
 public func freePort() throws -> Int {
+    Watchdog.start()
     let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
         .split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } ?? 32768
     let range = 10000..<max(ephemeral, 10001)
@@ -162,8 +179,10 @@ public struct TestPeerMissing: Error, CustomStringConvertible {
 /// Runs a program to its end and returns its exit status, standard output and standard
 /// error (or both together in `stdout` when `mergingOutput`). Waits without holding a thread
 /// of the cooperative pool (an acceptor under test in the same process needs those).
+/// Killed after `limit` (the watchdog's), which throws `ProgramHung`.
 public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: Bool = false,
-                       environment: [String: String] = peerEnvironment) async throws
+                       environment: [String: String] = peerEnvironment,
+                       limit: Duration = .seconds(300)) async throws
     -> (status: Int32, stdout: String, stderr: String) {
     let base = NSTemporaryDirectory() + "program-\(UUID().uuidString)"
     let paths = [base + ".out", base + ".err"]
@@ -177,13 +196,30 @@ public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: 
     process.environment = environment
     process.standardOutput = out
     process.standardError = err
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { continuation.resume(throwing: error) }
+    let token = Mutex<Int?>(nil)
+    let (status, hung): (Int32, Bool) = try await withCheckedThrowingContinuation { continuation in
+        let ended = Mutex(false)
+        process.terminationHandler = { process in
+            // The handler can run before the registration below: the lock orders them.
+            let killed = token.withLock { token -> Bool in
+                ended.withLock { $0 = true }
+                return token.map { Watchdog.ended($0) } ?? false
+            }
+            continuation.resume(returning: (process.terminationStatus, killed))
+        }
+        do { try process.run() } catch { continuation.resume(throwing: error); return }
+        let command = ([executable.path] + arguments).joined(separator: " ")
+        token.withLock { token in
+            if !ended.withLock({ $0 }) { token = Watchdog.register(pid: process.processIdentifier, command: command, limit: limit) }
+        }
     }
     try out.close()
     if !mergingOutput { try err.close() }
     func text(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+    if hung {
+        throw ProgramHung(command: ([executable.path] + arguments).joined(separator: " "), limit: limit,
+                          output: text(paths[0]) + text(paths[1]))
+    }
     return (status, text(paths[0]), text(paths[1]))
 }
 
