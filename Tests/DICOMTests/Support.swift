@@ -72,7 +72,8 @@ enum PydicomData {
 }
 
 func fixture(_ name: String) -> String {
-    Bundle.module.path(forResource: "Fixtures/\(name)", ofType: nil) ?? "missing-fixture-\(name)"
+    Watchdog.start()
+    return Bundle.module.path(forResource: "Fixtures/\(name)", ofType: nil) ?? "missing-fixture-\(name)"
 }
 
 func readBytes(_ path: String) throws -> [UInt8] {

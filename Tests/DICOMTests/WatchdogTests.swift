@@ -16,6 +16,12 @@ struct WatchdogTests {
             #expect(hung.description.contains("ran longer than 2"))
         }
         #expect(ContinuousClock.now - started < .seconds(30))
+        // A program whose own child holds on: the whole process group goes.
+        do {
+            _ = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "sleep 60; true"], limit: .seconds(2))
+            Issue.record("sh and its sleep 60 were not stopped")
+        } catch is ProgramHung {}
+        #expect(ContinuousClock.now - started < .seconds(40))
         // One that ends in time is not touched.
         let quick = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "exit 3"], limit: .seconds(2))
         #expect(quick.status == 3)

@@ -17,7 +17,10 @@ public final class PeerProcess: @unchecked Sendable {
         // A free port can be taken by someone else before the peer binds it: then the peer
         // exits, and we try another.
         guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw TestPeerMissing(what: "a log file at \(logPath)") }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        let path = logPath
+        var started = false
+        defer { if !started { try? FileManager.default.removeItem(atPath: path) } }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? output.close() }
         for _ in 0..<5 {
             let candidate = try freePort()
@@ -42,11 +45,13 @@ public final class PeerProcess: @unchecked Sendable {
                 self.process = process
                 self.port = candidate
                 self.token = Watchdog.register(pid: process.processIdentifier, command: ([executable] + (process.arguments ?? [])).joined(separator: " "), limit: nil)
+                started = true
                 return
             }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
-        throw TestPeerMissing(what: "\(executable) did not start listening")
+        let said = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+        throw TestPeerMissing(what: "\(executable) did not start listening; it said: \(said.suffix(2000))")
     }
 
     /// SIGTERM, then SIGKILL after a second (DCMTK's storescp does not stop on SIGTERM

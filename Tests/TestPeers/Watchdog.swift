@@ -17,6 +17,8 @@ public enum Watchdog {
     /// A program started by the tests.
     struct Running: Sendable {
         var pid: pid_t
+        /// Its start time in /proc, so that a PID reused by another process is not killed.
+        var startTime: String?
         var command: String
         var started: ContinuousClock.Instant
         /// Killed once it has run this long; nil for peers that live as long as their test.
@@ -59,19 +61,40 @@ public enum Watchdog {
         thread.start()
     }()
 
-    /// Starts the watchdog if it is not running yet.
+    /// Starts the watchdog if it is not running yet. It starts with the first free port,
+    /// peer or program a test asks for, and with the first fixture file; a run of pure unit
+    /// tests that touch none of those has no run limit.
     public static func start() { _ = started }
 
     /// Registers a started program; the token is for `ended`.
     static func register(pid: pid_t, command: String, limit: Duration?) -> Int {
         start()
+        // The test that started it, for the report.
+        let test = Test.current.map { " [test \($0.id)]" } ?? ""
+        let running = Running(pid: pid, startTime: startTime(of: pid), command: command + test, started: .now, limit: limit)
         return state.withLock { state in
             state.next += 1
-            // The test that started it, for the report.
-            let test = Test.current.map { " [test \($0.name)]" } ?? ""
-            state.running[state.next] = Running(pid: pid, command: command + test, started: .now, limit: limit)
+            state.running[state.next] = running
             return state.next
         }
+    }
+
+    /// Field 22 of /proc/PID/stat (the start time in clock ticks since boot); nil once the
+    /// process is gone and reaped.
+    static func startTime(of pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+
+    /// SIGKILL to the program and its process group (Foundation starts each child in a group
+    /// of its own, and what the program started holds the descriptor Foundation waits on),
+    /// unless its PID now belongs to another process.
+    private static func kill(_ program: Running) {
+        guard let startTime = program.startTime, Self.startTime(of: program.pid) == startTime else { return }
+        if getpgid(program.pid) == program.pid { Glibc.kill(-program.pid, SIGKILL) }
+        Glibc.kill(program.pid, SIGKILL)
     }
 
     /// The program has ended; whether the watchdog killed it for running too long.
@@ -96,15 +119,16 @@ public enum Watchdog {
             }
             for program in overdue {
                 say("watchdog: \(program.command) (PID \(program.pid)) ran longer than \(program.limit!); killed")
-                kill(program.pid, SIGKILL)
+                kill(program)
             }
             if now - processStart > runLimit {
                 let left = state.withLock { Array($0.running.values) }.sorted { $0.started < $1.started }
                 say("watchdog: the test run has taken longer than \(runLimit) (MOVESCU_TEST_RUN_LIMIT); something hangs.")
                 say("watchdog: tests that started and did not pass or fail are in the log above.")
                 for program in left {
-                    say("watchdog: still running for \(now - program.started): \(program.command) (PID \(program.pid)); killed")
-                    kill(program.pid, SIGKILL)
+                    let alive = program.startTime != nil && startTime(of: program.pid) == program.startTime
+                    say("watchdog: \(alive ? "still running" : "started, and ended by itself,") \(now - program.started) ago: \(program.command) (PID \(program.pid))\(alive ? "; killed" : "")")
+                    kill(program)
                 }
                 fflush(nil)
                 _exit(124)
