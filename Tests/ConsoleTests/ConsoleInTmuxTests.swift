@@ -4,7 +4,7 @@ import TestPeers
 
 /// The console in a real terminal: tmux runs the built movescu against DCMTK's dcmqrscp,
 /// the test types keys and reads the screen with capture-pane.
-@Suite(.serialized) struct ConsoleInTmuxTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ConsoleInTmuxTests {
     static var movescu: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("movescu").path
     }

@@ -10,7 +10,7 @@ import TestPeers
 /// The session loop with a scripted terminal: keys in, grids out, the engine replaced by
 /// closures that report as the engine does. Checks what the loop itself owns: coalescing,
 /// commands reaching their service, files written and read.
-@Suite struct ConsoleSessionTests {
+@Suite(.timeLimit(.minutes(10))) struct ConsoleSessionTests {
     /// A terminal whose keys come from a script; each key is read once the previous frame is drawn.
     final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
         var keys: [(afterFrames: Int, input: TerminalInput?, until: ((Grid) -> Bool)?)] = []

@@ -7,7 +7,7 @@ import Testing
 
 /// Update and render tests: events and keys into the model, the model into a grid, and
 /// the grid read as text, as a person reads the screen.
-@Suite struct ConsoleRenderTests {
+@Suite(.timeLimit(.minutes(10))) struct ConsoleRenderTests {
     static func configuration() -> RetrieveConfiguration {
         var c = RetrieveConfiguration()
         c.peerHost = "pacs.example"
@@ -313,7 +313,7 @@ import Testing
     }
 }
 
-@Suite struct ConsoleEditingTests {
+@Suite(.timeLimit(.minutes(10))) struct ConsoleEditingTests {
     @Test func combiningMarksMergeWithoutLosingTheCursor() {
         var editor = LineEditor(label: "x", completesKeywords: true)
         for c in ["c", "a", "f", "e", "\u{301}", "/", "P", "a", "t"] { _ = editor.handle(.character(Character(c))) }
@@ -372,7 +372,7 @@ import Testing
     }
 }
 
-@Suite struct ThemeTests {
+@Suite(.timeLimit(.minutes(10))) struct ThemeTests {
     static let themesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/themes"
 
     @Test func embeddedThemesAreTheFilesInThemes() throws {

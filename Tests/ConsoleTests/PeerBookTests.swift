@@ -24,7 +24,7 @@ struct ScratchFolder {
     func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
-@Suite struct PeerBookTests {
+@Suite(.timeLimit(.minutes(10))) struct PeerBookTests {
     static let example = """
         # The console's peers
         [settings]
@@ -458,7 +458,7 @@ struct ScratchFolder {
 }
 
 /// A hand-edited file keeps its comments through a save from the console.
-@Suite struct PeerBookCommentTests {
+@Suite(.timeLimit(.minutes(10))) struct PeerBookCommentTests {
     /// The comments without our own header's lines (a save writes this version's header).
     static func userComments(_ book: PeerBook) -> PeerBook.Comments {
         var comments = book.comments

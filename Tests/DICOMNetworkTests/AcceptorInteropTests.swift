@@ -28,7 +28,7 @@ func mixedStorageFolder() async throws -> String {
 }
 
 
-@Suite(.serialized) struct AcceptorInteropTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AcceptorInteropTests {
     @Test func dcmtkEchoscuIsAnsweredAndRejectedWithReasons() async throws {
         let record = AcceptorRecord()
         let acceptor = try await startTestAcceptor({ $0.acceptedCallingAETitles = ["ECHOER"] }, record: record)

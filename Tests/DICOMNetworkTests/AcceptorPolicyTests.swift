@@ -2,7 +2,7 @@ import DICOM
 import Testing
 @testable import DICOMNetwork
 
-@Suite struct AcceptorPolicyTests {
+@Suite(.timeLimit(.minutes(10))) struct AcceptorPolicyTests {
     var configuration: AcceptorConfiguration {
         var c = AcceptorConfiguration()
         c.aeTitle = "MOVESCU"

@@ -3,7 +3,7 @@ import NIOEmbedded
 import Testing
 @testable import DICOMNetwork
 
-@Suite struct AssociationHandlerTests {
+@Suite(.timeLimit(.minutes(10))) struct AssociationHandlerTests {
     let rq = AssociateRQ(header: AssociateHeader(calledAETitle: "ARCHIVE", callingAETitle: "MOVESCU"),
                          presentationContexts: [ProposedPresentationContext(id: 1, abstractSyntax: "1.2.840.10008.1.1", transferSyntaxes: ["1.2.840.10008.1.2"])])
     var ac: AssociateAC {

@@ -7,7 +7,7 @@ import Testing
 /// single PDV holds a command set or a data set.
 let pynetdicomDIMSE = pynetdicomFixtures("encoded_dimse_msg")
 
-@Suite struct DIMSETests {
+@Suite(.timeLimit(.minutes(10))) struct DIMSETests {
     /// The command set inside one of pynetdicom's fixtures (MCH byte first, then the bytes).
     func command(_ name: String) throws -> [UInt8] {
         let bytes = try #require(pynetdicomDIMSE[name], "\(name) (pip install pynetdicom)")
@@ -138,7 +138,7 @@ let pynetdicomDIMSE = pynetdicomFixtures("encoded_dimse_msg")
     }
 }
 
-@Suite struct PDataTests {
+@Suite(.timeLimit(.minutes(10))) struct PDataTests {
     /// DCMTK aborts on an odd fragment ("Odd Fragment Length"): a deflated data set of odd
     /// length goes out with one null byte of padding (PS3.5 A.5).
     @Test func oddDataSetsArePaddedToEvenFragments() {

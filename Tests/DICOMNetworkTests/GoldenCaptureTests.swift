@@ -48,7 +48,7 @@ func zeroingReservedContextBytes(_ rq: [UInt8]) -> [UInt8] {
     return bytes
 }
 
-@Suite struct GoldenCaptureTests {
+@Suite(.timeLimit(.minutes(10))) struct GoldenCaptureTests {
     @Test(arguments: GoldenCapture.names)
     func foreignClientsDecodeAndReencode(_ name: String) throws {
         let capture = try GoldenCapture(name)
@@ -124,7 +124,7 @@ func zeroingReservedContextBytes(_ rq: [UInt8]) -> [UInt8] {
     }
 }
 
-@Suite struct PDUFuzzReplayTests {
+@Suite(.timeLimit(.minutes(10))) struct PDUFuzzReplayTests {
     /// The fuzz target's code on the golden captures (its seeds) and on every crasher that
     /// Scripts/fuzz.sh pdu kept: each runs to its end.
     @Test func seedsAndKeptCrashersRunClean() throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// Peers that misbehave on purpose, against our acceptor. Each ends in an abort or a close
 /// with a reason that says what happened; nothing stays open; the acceptor keeps serving.
-@Suite(.serialized) struct HostilePeerTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HostilePeerTests {
     /// Timers short enough for the tests that wait on them, long enough that a loaded CI
     /// machine does not trip them on the healthy associations.
     /// `onEventLoop`: the service is an `EventLoopAssociationService` (as the storage SCP's),

@@ -2,7 +2,7 @@ import DICOM
 import Testing
 @testable import DICOMNetwork
 
-@Suite struct NegotiationTests {
+@Suite(.timeLimit(.minutes(10))) struct NegotiationTests {
     let le = "1.2.840.10008.1.2.1", be = "1.2.840.10008.1.2.2", il = "1.2.840.10008.1.2"
 
     @Test func proposals() {

@@ -4,7 +4,7 @@ import NIOTestUtils
 import Testing
 @testable import DICOMNetwork
 
-@Suite struct PDUCodecTests {
+@Suite(.timeLimit(.minutes(10))) struct PDUCodecTests {
     /// pynetdicom's golden PDUs through the decoder, whole and byte by byte
     /// (ByteToMessageDecoderVerifier feeds both ways and checks leftovers). Not its P-DATA-TF:
     /// the verifier also sends all inputs ten times over in one buffer, where two P-DATA-TFs
@@ -108,7 +108,7 @@ import Testing
 }
 
 /// The streaming decoder against the whole-PDU one, on real PDUs cut at every size.
-@Suite struct StreamingPDUDecoderTests {
+@Suite(.timeLimit(.minutes(10))) struct StreamingPDUDecoderTests {
     static func pData(_ values: [(id: UInt8, control: UInt8, count: Int)]) -> [UInt8] {
         var body: [UInt8] = []
         for (index, value) in values.enumerated() {
@@ -309,7 +309,7 @@ import Testing
 
 /// Quick ACKs start once the peer goes quiet after a read (what a sender held back by Nagle
 /// looks like), not while data keeps coming.
-@Suite struct QuickAckTests {
+@Suite(.timeLimit(.minutes(10))) struct QuickAckTests {
     @Test func quickAcksStartWhenThePeerWaitsAfterARead() throws {
         let loop = EmbeddedEventLoop()
         let handler = QuickAckHandler()

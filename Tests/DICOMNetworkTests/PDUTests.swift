@@ -52,7 +52,7 @@ func pynetdicomFixtures(_ module: String, where condition: String = "True") -> [
 /// pynetdicom's annotated golden PDUs (its tests/encoded_pdu_items.py), by name.
 let pynetdicomPDUs = pynetdicomFixtures("encoded_pdu_items", where: "value[:1] in bytes(range(1, 8)) and len(value) > 1")
 
-@Suite struct PDUGoldenBytes {
+@Suite(.timeLimit(.minutes(10))) struct PDUGoldenBytes {
     @Test func everyPynetdicomPDUDecodesAndEncodesToTheSameBytes() throws {
         let pdus = pynetdicomPDUs.filter { $0.key.hasPrefix("a_") || $0.key.hasPrefix("p_data") }
         #expect(pdus.count >= 15, "pynetdicom's encoded_pdu_items (pip install pynetdicom)")
@@ -146,7 +146,7 @@ let pynetdicomPDUs = pynetdicomFixtures("encoded_pdu_items", where: "value[:1] i
     }
 }
 
-@Suite struct PDUsAgainstDCMTK {
+@Suite(.timeLimit(.minutes(10))) struct PDUsAgainstDCMTK {
     /// DCMTK's echoscu connects to a one-shot listener that records its A-ASSOCIATE-RQ and
     /// answers with the A-ASSOCIATE-RJ we encode: we decode DCMTK's bytes, DCMTK decodes ours.
     @Test func echoscuRequestDecodesAndOurRejectionIsUnderstood() throws {

@@ -4,7 +4,7 @@ import NIOCore
 import Testing
 @testable import DICOMNetwork
 
-@Suite(.serialized) struct RequestorInteropTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RequestorInteropTests {
     func verificationContexts(_ proposal: PresentationNegotiation.Proposal = .uncompressed) -> [ProposedPresentationContext] {
         PresentationNegotiation.propose([WellKnownUID.verification], transferSyntaxes: proposal.transferSyntaxes)
     }
@@ -151,7 +151,7 @@ import Testing
     }
 }
 
-@Suite struct RequestorTimeoutTests {
+@Suite(.timeLimit(.minutes(10))) struct RequestorTimeoutTests {
     /// A peer that accepts TCP and never answers: -ta expires and says so.
     @Test func silentPeerTimesOutWithTheACSETimeout() async throws {
         let peer = try await PeerProcess.start(try pythonPath(), ["-c", """

@@ -31,7 +31,7 @@ struct Cell: Sendable, CustomTestStringConvertible {
 
 let everyCell: [Cell] = ULState.allCases.flatMap { s in ULEvent.allCases.map { Cell(state: s, event: $0) } }
 
-@Suite struct StateMachineTests {
+@Suite(.timeLimit(.minutes(10))) struct StateMachineTests {
     @Test func theReferenceTableIsThere() {
         #expect(pynetdicomTable.cells.count == 123, "pynetdicom's fsm table (pip install pynetdicom)")
         #expect(everyCell.count == 13 * 19)

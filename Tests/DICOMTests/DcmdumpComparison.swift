@@ -125,7 +125,7 @@ func compareWithDcmdump(_ path: String) async throws -> [String]? {
     return dumpDifferences(ours: ours, theirs: DumpLine.parse(dcmdump.stdout))
 }
 
-@Suite struct ReaderAgainstDcmdump {
+@Suite(.timeLimit(.minutes(10))) struct ReaderAgainstDcmdump {
     @Test func pydicomsTestFilesReadAsDcmdumpReadsThem() async throws {
         let files = try PydicomData.files("test_files") + PydicomData.files("charset_files")
         #expect(files.count > 90)

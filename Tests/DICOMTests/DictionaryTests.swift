@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import DICOM
 
-@Suite struct DictionaryTests {
+@Suite(.timeLimit(.minutes(10))) struct DictionaryTests {
     let dictionary = DataDictionary.standard
 
     @Test func keywordsAndTagsBothWays() throws {
@@ -122,7 +122,7 @@ import Testing
     }
 }
 
-@Suite struct UIDTableTests {
+@Suite(.timeLimit(.minutes(10))) struct UIDTableTests {
     @Test func storageSOPClassesWithDCMTKPrefixes() {
         #expect(UIDTable.storageSOPClasses.count >= 200)
         #expect(UIDTable.filePrefix(forSOPClass: "1.2.840.10008.5.1.4.1.1.2") == "CT")

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import DICOM
 
-@Suite struct IncrementalParserTests {
+@Suite(.timeLimit(.minutes(10))) struct IncrementalParserTests {
     /// Data set bytes (after the meta information) of a file, and its syntax.
     static func dataSetBytes(_ path: String) throws -> ([UInt8], TransferSyntax) {
         let bytes = try readBytes(path)
@@ -263,7 +263,7 @@ import Testing
     }
 }
 
-@Suite struct BadInputTests {
+@Suite(.timeLimit(.minutes(10))) struct BadInputTests {
     func expectCleanError(_ bytes: [UInt8], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         do {
             _ = try DICOMFile.read(bytes: bytes)

@@ -5,7 +5,7 @@ import Testing
 /// Data sets whose large values sit in a spool file encode to exactly the bytes of the same
 /// data sets held in memory (whose encoding is checked against dcmconv in WriterTests), in
 /// every output syntax and option, and the spool keeps nothing large in memory.
-@Suite struct SpoolTests {
+@Suite(.timeLimit(.minutes(10))) struct SpoolTests {
     static let files = ["CT_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm", "rtdose.dcm", "SC_rgb_small_odd.dcm",
                         "image_dfl.dcm", "waveform_ecg.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEG2000.dcm", "SC_rgb_rle_2frame.dcm",
                         "test-SR.dcm", "priv_SQ.dcm"]
@@ -102,7 +102,7 @@ import Testing
     }
 }
 
-@Suite struct PartFileTests {
+@Suite(.timeLimit(.minutes(10))) struct PartFileTests {
     /// Temporary names are hidden, carry this process's PID where `removeAbandoned` looks for
     /// it, and do not repeat.
     @Test func temporaryNamesCarryThePIDAndDoNotRepeat() throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import DICOM
 
-@Suite struct DumpFormatTests {
+@Suite(.timeLimit(.minutes(10))) struct DumpFormatTests {
     /// Our dump lines are dcmdump's lines, character for character, for elements both
     /// dictionaries name alike.
     @Test func linesMatchDcmdumpExactly() async throws {
@@ -35,7 +35,7 @@ import Testing
     }
 }
 
-@Suite struct DumpParserTests {
+@Suite(.timeLimit(.minutes(10))) struct DumpParserTests {
     /// dcmdump's text of a file, read by our dump parser, is the data set we read from the file.
     @Test func dcmdumpTextOfPydicomsFilesParsesToTheSameDataSet() async throws {
         var compared = 0
@@ -142,7 +142,7 @@ import Testing
     }
 }
 
-@Suite struct KeyOverrideTests {
+@Suite(.timeLimit(.minutes(10))) struct KeyOverrideTests {
     @Test func everyDCMTKForm() throws {
         var dataSet = DataSet()
         for key in ["0008,0052=STUDY", "(0010,0020)=PAT001", "StudyInstanceUID=1.2.3", "PatientName=", "AccessionNumber", "0010,0030"] {
@@ -225,7 +225,7 @@ import Testing
     }
 }
 
-@Suite struct QueryFileTests {
+@Suite(.timeLimit(.minutes(10))) struct QueryFileTests {
     @Test func dicomFilesBareDataSetsAndDumpText() async throws {
         let directory = try temporaryDirectory()
         let dump = directory + "/q.txt"
@@ -274,7 +274,7 @@ import Testing
     }
 }
 
-@Suite struct CharacterSetTests {
+@Suite(.timeLimit(.minutes(10))) struct CharacterSetTests {
     /// Person names decoded as pydicom decodes them, for every character set file it ships.
     @Test func personNamesDecodeAsPydicomDecodesThem() async throws {
         let files = try PydicomData.files("charset_files")
@@ -316,7 +316,7 @@ import Testing
 /// String values of VRs without a character set are taken apart as bytes; the values are
 /// those the character-level reading gave (kept here as the reference), on generated values
 /// with backslashes, padding, NULs, empty values and some UTF-8.
-@Suite struct PlainStringValueTests {
+@Suite(.timeLimit(.minutes(10))) struct PlainStringValueTests {
     static func reference(_ bytes: [UInt8], vr: VR) -> [String] {
         let text = String(decoding: bytes, as: UTF8.self)
         if vr.isSingleValuedText { return [String(text.trailingTrimmed)] }

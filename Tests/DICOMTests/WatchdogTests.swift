@@ -4,7 +4,7 @@ import TestPeers
 
 /// The test harness's own guard against hangs: a program that runs past its limit is killed
 /// and the wait for it fails, naming it.
-struct WatchdogTests {
+@Suite(.timeLimit(.minutes(10))) struct WatchdogTests {
     @Test func aProgramPastItsLimitIsKilledAndNamed() async throws {
         let started = ContinuousClock.now
         do {

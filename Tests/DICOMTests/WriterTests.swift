@@ -5,7 +5,7 @@ import Testing
 /// The writer's output options, each checked byte for byte against what DCMTK's dcmconv
 /// writes from the same input with the same option (golden bytes from a foreign
 /// implementation), and read back by dcmdump.
-@Suite struct WriterAgainstDcmconv {
+@Suite(.timeLimit(.minutes(10))) struct WriterAgainstDcmconv {
     /// Our options for the dcmconv flags of one case.
     static func options(_ flags: [String]) -> (TransferSyntax, EncodingOptions) {
         var syntax = TransferSyntax.explicitVRLittleEndian
@@ -160,7 +160,7 @@ import Testing
     }
 }
 
-@Suite struct BitPreservingTests {
+@Suite(.timeLimit(.minutes(10))) struct BitPreservingTests {
     /// +B keeps every byte of the data set, whatever its oddities (undefined lengths, odd
     /// lengths, deflate, big endian), and dcmdump reads the result as it reads the original.
     @Test func dataSetBytesAreKeptExactly() async throws {

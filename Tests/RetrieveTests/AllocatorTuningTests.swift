@@ -10,7 +10,7 @@ import TestPeers
 /// Checked in a process of its own (this test binary again, running only this test): in the
 /// full run other tests' threads free large blocks, from which malloc then serves a 3 MiB
 /// request without a mapping whatever the threshold, so the first check failed now and then.
-@Suite struct AllocatorTuningTests {
+@Suite(.timeLimit(.minutes(10))) struct AllocatorTuningTests {
     static let childVariable = "MOVESCU_ALLOCATOR_TEST_CHILD"
 
     @Test func aFewMiBComeFromTheHeapOnceTuned() async throws {

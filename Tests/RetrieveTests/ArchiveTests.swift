@@ -8,7 +8,7 @@ import TestPeers
 /// The demo archive: its matching rules on their own, then DCMTK's findscu and movescu and
 /// pynetdicom's movescu against it (foreign requestors and storage SCPs), then
 /// `movescu --demo` end to end.
-@Suite(.serialized) struct ArchiveTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ArchiveTests {
     static let store = DemoStudies.store()
 
     func identifier(_ keys: [(DICOM.Tag, String, VR)]) -> DataSet {

@@ -13,7 +13,7 @@ extension CorpusEntry {
     var receivedName: String { ObjectNaming.fileName(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID) ?? "?" }
 }
 
-@Suite(.serialized) struct CorpusRetrieveTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CorpusRetrieveTests {
     typealias Entry = CorpusEntry
     typealias DCMTKArchive = CorpusArchive
 

@@ -15,7 +15,7 @@ import TestPeers
 /// used and the test says which: a file size limit (RLIMIT_FSIZE, EFBIG) for a full disk, a
 /// folder without write permission for a read-only one, with movescu run as root without
 /// the capabilities that pass over permission bits.
-@Suite(.serialized) struct DiskFaultTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DiskFaultTests {
     static var ours: String { MovescuSideBySideTests.ours }
 
     // MARK: Unit: which part files a starting storage SCP removes

@@ -10,7 +10,7 @@ import TestPeers
 /// Our movescu against the demo archive misbehaving on purpose, one fault at a time. Each
 /// test checks what the user is told (message, exit code) and what is on disk: no partial
 /// file under a final name, every stored object whole and equal to what the archive holds.
-@Suite(.serialized) struct FaultTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FaultTests {
     /// 25 CT images in two series.
     static let ctStudy = DemoStudies.studyUID(1)
     static let store = DemoStudies.store()

@@ -14,7 +14,7 @@ private typealias Tag = DICOM.Tag
 /// DCMTK's dcmqrscp serving the generated corpus (results compared with DCMTK's findscu
 /// and with the corpus manifest), and against a scripted Find SCP of our network layer
 /// for the misbehaviours an archive does not show on demand.
-@Suite(.serialized) struct FindTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FindTests {
     typealias Entry = CorpusRetrieveTests.Entry
 
     /// Every event of a run, in order.

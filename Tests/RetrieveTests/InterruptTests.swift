@@ -7,7 +7,7 @@ import TestPeers
 
 /// Ctrl-C in the headless tool: the first SIGINT cancels the move with C-CANCEL and the
 /// association is released; what arrived before stays, whole, and nothing half-written does.
-@Suite struct InterruptTests {
+@Suite(.timeLimit(.minutes(10))) struct InterruptTests {
     @Test func sigintCancelsTheMoveAndReleases() async throws {
         let storagePort = try freePort()
         let archive = try await CorpusArchive(corpus: ["--ct", "200", "--no-mixed"], destinations: [("MOVESCU", storagePort)])

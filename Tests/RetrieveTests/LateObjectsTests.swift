@@ -5,7 +5,7 @@ import TestPeers
 /// Archives that send the final C-MOVE response before the objects (a scripted Move SCP of
 /// our network layer): we keep receiving within a bound, and say so when objects the
 /// archive counted as sent never come.
-@Suite(.serialized) struct LateObjectsTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LateObjectsTests {
     static func run(_ program: String, ae: String, archivePort: Int, listenPort: Int) async throws -> (status: Int32, output: String, files: [String]) {
         let od = NSTemporaryDirectory() + "late-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: od, withIntermediateDirectories: true)

@@ -5,7 +5,7 @@ import TestPeers
 /// Our movescu and DCMTK's, run one after the other against the same dcmqrscp: the same
 /// exit codes, the same file names, the same content; ours non-zero where DCMTK wrongly
 /// exits 0.
-@Suite(.serialized) struct MovescuSideBySideTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MovescuSideBySideTests {
     static let studyUID = "1.2.826.0.1.3680043.8.498.1001"
     static let mixedStudyUID = "1.2.826.0.1.3680043.8.498.1002"
 

@@ -12,7 +12,7 @@ import DICOMNetwork
 /// Our storage SCP on its own, fed by pynetdicom (which sends a file's data set exactly as
 /// it is on disk, with the SOP UIDs of its meta information in the command): what each
 /// refusal answers, that nothing is left under a final name or outside -od, and C-ECHO.
-@Suite(.serialized) struct StorageSCPTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct StorageSCPTests {
     static let makeFiles = """
     import os, sys, warnings, pydicom
     warnings.simplefilter("ignore")
