@@ -201,6 +201,7 @@ public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: 
     process.environment = environment
     process.standardOutput = out
     process.standardError = err
+    let command = ([executable.path] + arguments).joined(separator: " ")
     let token = Mutex<Int?>(nil)
     let (status, hung): (Int32, Bool) = try await withCheckedThrowingContinuation { continuation in
         let ended = Mutex(false)
@@ -213,7 +214,6 @@ public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: 
             continuation.resume(returning: (process.terminationStatus, killed))
         }
         do { try process.run() } catch { continuation.resume(throwing: error); return }
-        let command = ([executable.path] + arguments).joined(separator: " ")
         token.withLock { token in
             if !ended.withLock({ $0 }) { token = Watchdog.register(pid: process.processIdentifier, command: command, limit: limit) }
         }
@@ -222,7 +222,7 @@ public func runProcess(_ executable: URL, _ arguments: [String], mergingOutput: 
     if !mergingOutput { try err.close() }
     func text(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
     if hung {
-        throw ProgramHung(command: ([executable.path] + arguments).joined(separator: " "), limit: limit,
+        throw ProgramHung(command: command, limit: limit,
                           output: text(paths[0]) + text(paths[1]))
     }
     return (status, text(paths[0]), text(paths[1]))

@@ -43,13 +43,9 @@ public enum Watchdog {
     /// that cannot be read).
     private static let processStart: ContinuousClock.Instant = {
         let now = ContinuousClock.now
-        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")"),
+        guard let ticks = startTime(of: getpid()).flatMap(Double.init),
               let uptimeText = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
               let uptime = Double(uptimeText.split(separator: " ").first ?? "") else { return now }
-        // Field 22 (starttime, in clock ticks since boot); fields after the command's ")".
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let ticks = Double(fields[19]) else { return now }
         let age = uptime - ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
         return age > 0 ? now - .milliseconds(Int(age * 1000)) : now
     }()
@@ -84,6 +80,7 @@ public enum Watchdog {
     static func startTime(of pid: pid_t) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
+        // The fields after the command's ")" start with field 3.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 19 ? String(fields[19]) : nil
     }
