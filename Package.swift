@@ -22,9 +22,12 @@ let package = Package(
         // glibc's mallopt (malloc.h is not in Swift's Glibc module): the executables set
         // malloc's thresholds for MiB-sized receive blocks (Retrieve/AllocatorTuning.swift).
         .systemLibrary(name: "CMalloc"),
+        // fallocate(2) (also left out of the Glibc module): a part file's blocks for a large
+        // value are allocated when its length arrives (DICOM/Part10/DICOMFile.swift).
+        .systemLibrary(name: "CFileSystem"),
         // The DICOM core: tags, VRs, the data dictionary, data sets, codecs, Part 10 files,
         // query files, dump text and -k keys.
-        .target(name: "DICOM", dependencies: ["CZlib"]),
+        .target(name: "DICOM", dependencies: ["CZlib", "CFileSystem"]),
         // The upper layer: PDUs, the state machine, negotiation, DIMSE, requestor and acceptor.
         .target(name: "DICOMNetwork", dependencies: [
             "DICOM",

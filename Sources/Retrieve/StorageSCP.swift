@@ -532,6 +532,7 @@ final class ObjectSink: @unchecked Sendable {
                 try writePending(before: tag)
                 try part.write(try DataSetWriter(transferSyntax: transferSyntax, options: options.write.encoding)
                     .header(tag: tag, vr: vr, length: length))
+                try part.reserve(Int(length) + Int(length % 2))
                 streaming = (tag, vr, length % 2 == 1)
                 continue
             default: break

@@ -145,4 +145,82 @@ import Testing
         try part.commit(as: directory + "/done")
         #expect(try readBytes(directory + "/done") == expected)
     }
+
+    /// The file system type of `folder` as `stat -f` names it ("ext2/ext3" for ext4's magic,
+    /// "tmpfs").
+    static func fileSystemType(_ folder: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/stat")
+        process.arguments = ["-f", "-c", "%T", folder]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A large value's blocks are allocated when its length is known, on ext4 only (tmpfs
+    /// would clear every page ahead): the file's size stays what was written, the blocks
+    /// are there, and what is written after lands whole. Under the threshold nothing is
+    /// allocated ahead. Checked on the temporary folder and on /dev/shm, whichever of the
+    /// two kinds each is here.
+    @Test func largeValuesHaveTheirBlocksAllocatedAheadOnExt4() throws {
+        var kinds: [String] = []
+        for base in [NSTemporaryDirectory(), "/dev/shm/"] where FileManager.default.fileExists(atPath: base) {
+            let directory = base + "partreserve-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let type = try Self.fileSystemType(directory)
+            kinds.append(type)
+            let ext4 = type == "ext2/ext3"
+            let part = try PartFile(directory: directory)
+            let header = [UInt8](repeating: 0x44, count: 132)
+            try part.write(header)
+            #expect(try part.reserve(PartFile.reserveFrom - 1) == false, "under the threshold (\(type))")
+            let length = PartFile.reserveFrom + 12345
+            #expect(try part.reserve(length) == ext4, "allocated ahead on ext4 only (\(type))")
+            var info = stat()
+            #expect(stat(part.temporaryPath, &info) == 0)
+            #expect(info.st_size == 0, "the file's size is what has been written (nothing flushed yet)")
+            if ext4 {
+                #expect(Int(info.st_blocks) * 512 >= length, "\(info.st_blocks) blocks of 512 bytes for \(length) bytes")
+            } else {
+                #expect(Int(info.st_blocks) * 512 < 1 << 20, "nothing allocated ahead on \(type)")
+            }
+            let value = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+            try part.write(value)
+            try part.write([1, 2, 3])
+            try part.commit(as: directory + "/done")
+            #expect(try readBytes(directory + "/done") == header + value + [1, 2, 3], "\(type)")
+        }
+        print("PartFileTests.reserve: file systems checked: \(kinds)")
+        #expect(!kinds.isEmpty)
+    }
+
+    /// A value that cannot fit is refused at its start: on ext4 allocating a petabyte ahead
+    /// fails (EFBIG or ENOSPC) and `reserve` throws a file-system error naming the part file.
+    @Test func aValueThatCannotFitIsRefusedWhenItsLengthArrives() throws {
+        let directory = NSTemporaryDirectory() + "partnoroom-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let type = try Self.fileSystemType(directory)
+        let part = try PartFile(directory: directory)
+        defer { part.discard() }
+        guard type == "ext2/ext3" else {
+            // Nothing is allocated ahead here, so nothing can be refused ahead: the writes say it.
+            print("PartFileTests.noRoom: \(directory) is \(type), not ext4: reserve only checked to do nothing")
+            #expect(try part.reserve(1 << 50) == false)
+            return
+        }
+        do {
+            try part.reserve(1 << 50)
+            Issue.record("a petabyte was allocated ahead")
+        } catch DICOMError.fileSystem(let path, _, let code) {
+            #expect(path == part.temporaryPath)
+            #expect(code == EFBIG || code == ENOSPC, "errno \(code)")
+        }
+        try part.write([9, 9])
+        #expect(part.size == 2)
+    }
 }

