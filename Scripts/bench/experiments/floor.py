@@ -114,11 +114,13 @@ def timed_pair(receiver_argv, sender_argv, log):
         receiver.terminate()
     _, status, usage = os.wait4(receiver.pid, 0)
     finished = time.monotonic()
-    started = finished
+    started = None
     with open(log) as f:
         for line in f:
             if line.startswith("connecting at "):
                 started = float(line.split()[-1])
+    if started is None:
+        sys.exit("floor: the sender never said when it connected; see %s" % log)
     code = sender.returncode or os.waitstatus_to_exitcode(status)
     return code, finished - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
