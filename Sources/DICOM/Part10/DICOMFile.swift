@@ -366,7 +366,7 @@ public final class PartFile: @unchecked Sendable {
     /// ext4, their blocks are allocated now, the file's size unchanged (fallocate with
     /// FALLOC_FL_KEEP_SIZE): the writes then land in blocks that exist instead of ext4
     /// reserving and mapping them page by page (a sixth less CPU for receiving a gigabyte),
-    /// and a value that cannot fit is refused at its start, not after all of it has come.
+    /// and a value that cannot fit fails at its start, before any of it is written.
     /// Throws only when there is no room (ENOSPC, EDQUOT, EFBIG); where allocating ahead is
     /// not possible the writes go on as before.
     ///
