@@ -16,8 +16,8 @@ receives and stops with a message and exit status 1 on anything it does not expe
   Scripts/bench/rawstore.py FILE HOST PORT [--called-ae RECEIVER] [--calling-ae RAWSTORE]
 
 Prints "connecting at <CLOCK_MONOTONIC seconds>" once it has read the file's meta information
-and is about to connect (where a benchmark's clock starts), then "status 0x0000 <bytes> bytes" on success (exit 0); exit 2 when the SCP answers with a
-status other than success.
+and is about to connect (where a benchmark's clock starts), then "status 0x0000 <bytes> bytes"
+on success (exit 0); exit 2 when the SCP answers with a status other than success.
 """
 import argparse
 import mmap

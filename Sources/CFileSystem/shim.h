@@ -27,14 +27,14 @@ static inline int cfilesystem_preallocation_pays(int fd) {
 }
 
 /* Allocates the blocks of [offset, offset + length) of the file open as fd, the file's size
-   unchanged with keep_size (FALLOC_FL_KEEP_SIZE), or growing to offset + length when it is
-   smaller (mode 0). 0 on success; -1 with errno set, EOPNOTSUPP where the
-   system or the file system cannot. */
-static inline int cfilesystem_reserve(int fd, long long offset, long long length, int keep_size) {
+   unchanged (FALLOC_FL_KEEP_SIZE). 0 on success; -1 with errno set, EOPNOTSUPP where the
+   system or the file system cannot. Every argument is passed to syscall(2) as a long, the
+   width it reads them with. */
+static inline int cfilesystem_reserve(int fd, long long offset, long long length) {
 #if defined(__linux__) && defined(SYS_fallocate) && defined(__LP64__)
-    return (int)syscall(SYS_fallocate, fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, (long)offset, (long)length);
+    return (int)syscall(SYS_fallocate, (long)fd, (long)FALLOC_FL_KEEP_SIZE, (long)offset, (long)length);
 #else
-    (void)fd; (void)offset; (void)length; (void)keep_size;
+    (void)fd; (void)offset; (void)length;
     errno = EOPNOTSUPP;
     return -1;
 #endif

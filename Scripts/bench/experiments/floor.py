@@ -150,7 +150,7 @@ def main():
     work = tempfile.mkdtemp(prefix="bench-floor-", dir=args.out)
     results = {t: [] for t in tools}
     me = [sys.executable, os.path.abspath(__file__)]
-    rawstore = [sys.executable, os.path.join(os.path.dirname(HERE), "rawstore.py"), path, "localhost"]
+    rawstore = [sys.executable, os.path.join(os.path.dirname(HERE), "rawstore.py"), path, "127.0.0.1"]
     try:
         for round_ in range(args.rounds):
             for tool in b.in_turn(tools, round_):
@@ -177,8 +177,11 @@ def main():
                 print("round %d %-11s %6.2f s  cpu %6.2f s  rss %6.1f MB" % (round_ + 1, tool, wall, cpu, rss),
                       file=sys.stderr)
                 shutil.rmtree(out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except SystemExit:
+        # A failed round's log is named in the message: kept, with the rest of the work folder.
+        print("floor: the work folder %s is kept" % work, file=sys.stderr)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
     med = {t: b.column_medians(results[t]) for t in tools}
     base = med.get("cp")
     rows = [[t, "%.2f" % med[t][0], "%.0f" % (size / 1e6 / med[t][0]), "%.2f" % med[t][1], "%.0f" % med[t][2],

@@ -374,11 +374,12 @@ public final class PartFile: @unchecked Sendable {
     @discardableResult
     public func reserve(_ length: Int) throws -> Bool {
         guard length >= PartFile.reserveFrom, fd >= 0, cfilesystem_preallocation_pays(fd) != 0 else { return false }
-        while cfilesystem_reserve(fd, Int64(size), Int64(length), 1) != 0 {
-            switch errno {
+        while cfilesystem_reserve(fd, Int64(size), Int64(length)) != 0 {
+            let code = errno
+            switch code {
             case EINTR: continue
             case ENOSPC, EDQUOT, EFBIG:
-                throw DICOMError.fileSystem(path: temporaryPath, action: "cannot write", code: errno)
+                throw DICOMError.fileSystem(path: temporaryPath, action: "cannot write", code: code)
             default: return false
             }
         }
