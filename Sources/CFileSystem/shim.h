@@ -11,18 +11,25 @@
 #include <linux/falloc.h>
 #endif
 
-/* Whether allocating a file's blocks ahead of its writes pays on the file system holding fd:
-   1 on ext4 (unwritten extents, nothing cleared: measured about a sixth less CPU for a
-   gigabyte written after it), 0 elsewhere, tmpfs among them, which clears every page it
-   allocates ahead (measured a tenth more). */
-static inline int cfilesystem_preallocation_pays(int fd) {
+/* What the file system holding fd offers a large value: the bytes this process may still
+   write to it (root also has the blocks kept back for it), -1 when fstatfs fails; and in
+   *pays whether allocating blocks ahead of the writes pays there: 1 on ext4 (unwritten
+   extents, nothing cleared: measured about a sixth less CPU for a gigabyte written after
+   it), 0 elsewhere, tmpfs among them, which clears every page it allocates ahead (measured
+   a tenth more). */
+static inline long long cfilesystem_room(int fd, int *pays) {
+    *pays = 0;
 #if defined(__linux__)
     struct statfs s;
-    if (fstatfs(fd, &s) != 0) return 0;
-    return s.f_type == 0xEF53; /* EXT4_SUPER_MAGIC, shared with ext2 and ext3, where fallocate fails */
+    if (fstatfs(fd, &s) != 0) return -1;
+    *pays = s.f_type == 0xEF53; /* EXT4_SUPER_MAGIC, shared with ext2 and ext3, where fallocate fails */
+    unsigned long long blocks = geteuid() == 0 ? s.f_bfree : s.f_bavail;
+    unsigned long long size = s.f_frsize ? s.f_frsize : s.f_bsize;
+    if (size && blocks > (unsigned long long)0x7fffffffffffffffLL / size) return 0x7fffffffffffffffLL;
+    return (long long)(blocks * size);
 #else
     (void)fd;
-    return 0;
+    return -1;
 #endif
 }
 

@@ -102,6 +102,38 @@ import TestPeers
         try await Self.expectWhole(kept, archive: archive, folder: folder, "full (\(method))")
     }
 
+    /// A large object that cannot fit is refused when its pixel data's length arrives: an
+    /// 8 MB multi-frame object and two CT images for a 3 MB tmpfs. The CT images are kept
+    /// whole, the multi-frame one is refused with A700 (counted as failed, exit 40) and
+    /// leaves no part file; what was said is the room left, not a failed write part-way.
+    /// Under the substitute (a file size limit, which the room on the disk does not show)
+    /// the writes fail instead, with the same answer.
+    @Test func aLargeObjectThatCannotFitIsRefusedAtItsStart() async throws {
+        let setup = try await Setup(corpus: ["--multiframe-mb", "8", "--ct", "2", "--no-mixed"], folder: "toolarge")
+        defer { setup.stop() }
+        let (archive, folder) = (setup.archive, setup.folder)
+        let mount = await Self.mountTmpfs(on: folder, options: "size=3m")
+        defer { mount?.unmount() }
+        let method = mount != nil ? "tmpfs of 3 MB" : "RLIMIT_FSIZE of 3 MB (mounting is not allowed here)"
+        print("DiskFaultTests.tooLarge: method \(method)")
+        let wrapper = mount != nil ? [] : ["/usr/bin/prlimit", "--fsize=3145728", "--"]
+        let cause = mount != nil ? "No space left on device" : "File too large"
+
+        let run = try await Self.retrieveEverything(setup, wrapper: wrapper)
+        #expect(!run.hung && !run.signalled, "movescu ended by itself (\(method)): \(run.log.suffix(2000))")
+        #expect(run.status == 40, "exit 40 (\(method)): \(run.log.suffix(3000))")
+        #expect(run.log.contains("E: cannot write to output directory \(folder): \(cause)"), "\(run.log.suffix(3000))")
+        if mount != nil {
+            #expect(run.log.contains("cannot write a value of"), "refused for the room left: \(run.log.suffix(3000))")
+        }
+        let kept = try Self.finalNames(in: folder)
+        #expect(try Self.partNames(in: folder).isEmpty, "no part or spool file is left")
+        let counts = try #require(Self.finalCounts(run.log), "\(run.log.suffix(2000))")
+        #expect(counts.completed == 2 && counts.failed == 1 && kept.count == 2, "\(counts), kept \(kept)")
+        #expect(Self.refusedStores(run.log) == 1, "the multi-frame object was refused by our C-STORE-RSP")
+        try await Self.expectWhole(kept, archive: archive, folder: folder, "too large (\(method))")
+    }
+
     // MARK: A read-only output directory
 
     /// Read-only from the start: the check before anything else gives exit 40 naming the

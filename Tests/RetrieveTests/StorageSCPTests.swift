@@ -387,4 +387,69 @@ import DICOMNetwork
             }
         }
     }
+
+    /// An explicit VR little endian data set of a secondary capture object whose pixel data
+    /// (OW) declares `pixelLength` bytes: the bytes up to and with the pixel data's header.
+    static func dataSetStart(instance: String, pixelLength: UInt32) -> [UInt8] {
+        func element(_ group: UInt16, _ number: UInt16, _ vr: String, _ value: [UInt8]) -> [UInt8] {
+            var value = value
+            if value.count % 2 == 1 { value.append(vr == "UI" ? 0 : 0x20) }
+            let length = UInt16(value.count)
+            return [UInt8(group & 0xFF), UInt8(group >> 8), UInt8(number & 0xFF), UInt8(number >> 8)]
+                + Array(vr.utf8) + [UInt8(length & 0xFF), UInt8(length >> 8)] + value
+        }
+        var bytes = element(0x0008, 0x0016, "UI", Array("1.2.840.10008.5.1.4.1.1.7".utf8))
+        bytes += element(0x0008, 0x0018, "UI", Array(instance.utf8))
+        bytes += element(0x0010, 0x0020, "LO", Array("RESERVE".utf8))
+        bytes += [0xE0, 0x7F, 0x10, 0x00] + Array("OW".utf8) + [0, 0]
+        bytes += withUnsafeBytes(of: pixelLength.littleEndian, Array.init)
+        return bytes
+    }
+
+    /// The part files in `folder`, with the bytes of disk each has allocated.
+    static func partFiles(in folder: String) throws -> [(name: String, allocated: Int, size: Int)] {
+        try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".part") }.map { name in
+            var info = stat()
+            #expect(stat(folder + "/" + name, &info) == 0)
+            return (name, Int(info.st_blocks) * 512, Int(info.st_size))
+        }
+    }
+
+    /// Pixel data written through has its blocks allocated when its length arrives, on
+    /// ext4: in the middle of the value the part file holds the whole of it (12 MiB, under a
+    /// window) though a MiB of it has come. The finished file has every byte. Elsewhere
+    /// nothing is allocated ahead, and the test says which it saw.
+    @Test func pixelDataWrittenThroughIsAllocatedWhenItsLengthArrives() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let type = try mountType(folder)
+        var options = try CommandLineParser.parse(["-k", "PatientID=x", "localhost", "104"]).configuration.storage
+        options.outputDirectory = folder
+        let instance = "1.2.826.0.1.3680043.8.498.7002.1"
+        let length = 12 << 20
+        let start = Self.dataSetStart(instance: instance, pixelLength: UInt32(length))
+        let rq = CStoreRQ(messageID: 1, affectedSOPClassUID: "1.2.840.10008.5.1.4.1.1.7", affectedSOPInstanceUID: instance)
+        let sink = try ObjectSink(request: rq, transferSyntax: .explicitVRLittleEndian, options: options)
+        let pixels = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        try sink.consume(ByteChunk(start))
+        try sink.consume(ByteChunk(Array(pixels[..<(1 << 20)])))
+        let parts = try Self.partFiles(in: folder)
+        #expect(parts.count == 1)
+        let allocated = parts.first?.allocated ?? 0
+        print("StorageSCPTests.allocatedAhead: \(folder) is \(type): \(allocated) bytes allocated a MiB into \(length)")
+        if type == "ext4" {
+            #expect(allocated >= length, "the whole value allocated at its header: \(allocated) bytes")
+        } else {
+            #expect(allocated < length / 2, "nothing allocated ahead on \(type): \(allocated) bytes")
+        }
+        try sink.consume(ByteChunk(Array(pixels[(1 << 20)...])))
+        guard case .success(let (path, _)) = sink.finish() else {
+            Issue.record("not stored")
+            return
+        }
+        #expect(sink.valuesWrittenThrough == 1)
+        let written = try #require(FileManager.default.contents(atPath: path))
+        #expect(written.count > length && Array(written.suffix(length)) == pixels, "the file ends with every pixel byte")
+        #expect(try Self.partFiles(in: folder).isEmpty)
+    }
 }

@@ -292,3 +292,19 @@ extension PeerProcess {
         await offPool { self.stop() }
     }
 }
+
+/// The type of the file system holding `folder` as the mount table names it ("ext4",
+/// "ext3", "tmpfs"): unlike statfs's magic number, it tells ext4 from ext2 and ext3,
+/// which have no unwritten extents and cannot allocate ahead.
+public func mountType(_ folder: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/findmnt")
+    process.arguments = ["-n", "-o", "FSTYPE", "--target", folder]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let out = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    // One line per mount on the folder's mount point, the one in use (the last) last.
+    return String(decoding: out, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+}

@@ -346,6 +346,7 @@ public final class PartFile: @unchecked Sendable {
     /// Writes a chunk: kept as it is when large (a receive buffer's view included), gathered
     /// with others when small.
     public func write(_ bytes: ByteChunk) throws {
+        if size + bytes.count >= topUpAt { _ = try allocateAhead(past: size + bytes.count) }
         size += bytes.count
         if bytes.count >= PartFile.smallWrite {
             // Kept as it is (pixel data arrives in pieces of a PDV or more): no copy.
@@ -358,23 +359,53 @@ public final class PartFile: @unchecked Sendable {
         if pendingBytes >= PartFile.bufferSize || pieces.count >= PartFile.maximumPieces { try flush() }
     }
 
-    /// Values at least this large have their blocks allocated when their length is known.
+    /// Values at least this large are checked against the room left when their length is
+    /// known, and on ext4 have their blocks allocated ahead of their writes.
     public static let reserveFrom = 4 << 20
+    /// How far ahead of the writes blocks are allocated: a window, topped up when the writes
+    /// are half-way through it, never the whole of a declared length (a peer that declares
+    /// 4 GiB and stalls holds no more of the disk than this).
+    public static let reserveWindow = 64 << 20
+
+    /// The end of the value being allocated for, how far its blocks are allocated, and the
+    /// size at which the next window is allocated (`Int.max`: none).
+    private var reservedEnd = 0
+    private var reservedUpTo = 0
+    private var topUpAt = Int.max
 
     /// Says that `length` bytes follow what has been written so far (a large value whose
-    /// header has come). When there are at least `reserveFrom` of them and the file is on
-    /// ext4, their blocks are allocated now, the file's size unchanged (fallocate with
-    /// FALLOC_FL_KEEP_SIZE): the writes then land in blocks that exist instead of ext4
-    /// reserving and mapping them page by page (a sixth less CPU for receiving a gigabyte),
-    /// and a value that cannot fit fails at its start, before any of it is written.
-    /// Throws only when there is no room (ENOSPC, EDQUOT, EFBIG); where allocating ahead is
-    /// not possible the writes go on as before.
+    /// header has come). From `reserveFrom` bytes:
+    /// - a value larger than the room left on the file system fails now, before any of it is
+    ///   written (a file-system error, ENOSPC);
+    /// - on ext4 its blocks are allocated ahead of the writes, a window at a time, the file's
+    ///   size unchanged (fallocate with FALLOC_FL_KEEP_SIZE): the writes land in blocks that
+    ///   exist instead of ext4 reserving and mapping them page by page (a sixth less CPU for
+    ///   receiving a gigabyte). A window that does not fit fails as a write would (ENOSPC,
+    ///   EDQUOT, EFBIG); where allocating ahead is not possible the writes go on as before.
     ///
-    /// Returns whether the blocks were allocated (for tests).
+    /// Returns whether blocks were allocated (for tests).
     @discardableResult
     public func reserve(_ length: Int) throws -> Bool {
-        guard length >= PartFile.reserveFrom, fd >= 0, cfilesystem_preallocation_pays(fd) != 0 else { return false }
-        while cfilesystem_reserve(fd, Int64(size), Int64(length)) != 0 {
+        topUpAt = .max
+        guard length >= PartFile.reserveFrom, fd >= 0 else { return false }
+        var pays: Int32 = 0
+        let room = cfilesystem_room(fd, &pays)
+        if room >= 0 && Int64(length) > room {
+            throw DICOMError.fileSystem(path: temporaryPath, action: "cannot write a value of \(length) bytes (\(room) free)", code: ENOSPC)
+        }
+        guard pays != 0 else { return false }
+        reservedEnd = size + length
+        reservedUpTo = size
+        return try allocateAhead(past: size)
+    }
+
+    /// Allocates the blocks from `reservedUpTo` to a window past `position` (or to the
+    /// value's end).
+    private func allocateAhead(past position: Int) throws -> Bool {
+        topUpAt = .max
+        let upTo = min(reservedEnd, position + PartFile.reserveWindow)
+        guard upTo > reservedUpTo else { return false }
+        while cfilesystem_reserve(fd, Int64(reservedUpTo), Int64(upTo - reservedUpTo)) != 0 {
             let code = errno
             switch code {
             case EINTR: continue
@@ -383,6 +414,8 @@ public final class PartFile: @unchecked Sendable {
             default: return false
             }
         }
+        reservedUpTo = upTo
+        if upTo < reservedEnd { topUpAt = upTo - PartFile.reserveWindow / 2 }
         return true
     }
 
