@@ -153,13 +153,7 @@ import TestPeers
     /// allocated ahead. Checked on the temporary folder and on /dev/shm, whichever of the
     /// two kinds each is here.
     @Test func largeValuesHaveTheirBlocksAllocatedAheadOnExt4() throws {
-        var kinds: [String] = []
-        for base in [NSTemporaryDirectory(), "/dev/shm/"] where FileManager.default.fileExists(atPath: base) {
-            let directory = base + "partreserve-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let type = try mountType(directory)
-            kinds.append(type)
+        try onEachFileSystem("partreserve") { directory, type in
             let ext4 = type == "ext4"
             let part = try PartFile(directory: directory)
             let header = [UInt8](repeating: 0x44, count: 132)
@@ -181,21 +175,13 @@ import TestPeers
             try part.commit(as: directory + "/done")
             #expect(try readBytes(directory + "/done") == header + value + [1, 2, 3], "\(type)")
         }
-        print("PartFileTests.reserve: file systems checked: \(kinds)")
-        #expect(!kinds.isEmpty)
     }
 
     /// A value that cannot fit is refused at its start, on every file system: a petabyte is
     /// more than the room left, and `reserve` throws ENOSPC naming the part file before any
     /// of it is written. The part file can still be written (and discarded) after.
     @Test func aValueThatCannotFitIsRefusedWhenItsLengthArrives() throws {
-        var kinds: [String] = []
-        for base in [NSTemporaryDirectory(), "/dev/shm/"] where FileManager.default.fileExists(atPath: base) {
-            let directory = base + "partnoroom-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let type = try mountType(directory)
-            kinds.append(type)
+        try onEachFileSystem("partnoroom") { directory, type in
             let part = try PartFile(directory: directory)
             defer { part.discard() }
             do {
@@ -211,21 +197,13 @@ import TestPeers
             try part.write([9, 9])
             #expect(part.size == 2)
         }
-        print("PartFileTests.noRoom: file systems checked: \(kinds)")
-        #expect(!kinds.isEmpty)
     }
 
     /// A gigabyte declared is allocated a window at a time, not whole: 64 MiB ahead when its
     /// length comes, the next window once the writes are half-way through it. On ext4 only;
     /// elsewhere nothing is allocated ahead, however far the writes go.
     @Test func aLargeValueIsAllocatedAWindowAhead() throws {
-        var kinds: [String] = []
-        for base in [NSTemporaryDirectory(), "/dev/shm/"] where FileManager.default.fileExists(atPath: base) {
-            let directory = base + "partwindow-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let type = try mountType(directory)
-            kinds.append(type)
+        try onEachFileSystem("partwindow") { directory, type in
             let ext4 = type == "ext4"
             let part = try PartFile(directory: directory)
             defer { part.discard() }
@@ -253,7 +231,22 @@ import TestPeers
                 #expect(second <= part.size + (1 << 20), "only what was written on \(type): \(second) bytes for \(part.size)")
             }
         }
-        print("PartFileTests.window: file systems checked: \(kinds)")
+    }
+
+    /// Runs `body` in a fresh folder on the temporary folder's file system and on /dev/shm's,
+    /// whichever of those exist here, with the kind of each (ext4, tmpfs, ...); removes the
+    /// folders after. Records an issue when neither exists, so the test cannot pass unchecked.
+    func onEachFileSystem(_ name: String, _ body: (String, String) throws -> Void) throws {
+        var kinds: [String] = []
+        for base in [NSTemporaryDirectory(), "/dev/shm/"] where FileManager.default.fileExists(atPath: base) {
+            let directory = base + "\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let type = try mountType(directory)
+            kinds.append(type)
+            try body(directory, type)
+        }
+        print("PartFileTests.\(name): file systems checked: \(kinds)")
         #expect(!kinds.isEmpty)
     }
 }
