@@ -31,6 +31,33 @@ import TestPeers
             var status: Int32 = 0
             while waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(20)) }
             guard status == 0 else { throw TestPeerMissing(what: "tmux new-session failed (status \(status))") }
+            // The server outlives the client: the watchdog kills it if the run overruns.
+            if let server = serverPID() {
+                watchToken = Watchdog.registerDaemon(pid: server, command: "tmux server -L \(socket)")
+            }
+        }
+
+        /// The watchdog's token for the tmux server.
+        private var watchToken: Int?
+
+        /// The tmux server's PID, asked of the server itself.
+        private func serverPID() -> pid_t? {
+            pid_t(tmuxOutput(["display-message", "-p", "#{pid}"]).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+
+        /// What a tmux command prints, run to its end (without Foundation's async wait, so
+        /// that `stop` can run from a `defer`).
+        private func tmuxOutput(_ arguments: [String]) -> String {
+            let process = Process()
+            let pipe = Pipe()
+            process.executableURL = URL(fileURLWithPath: tmux)
+            process.arguments = ["-L", socket] + arguments
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { return "" }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
         }
 
         func text() async throws -> String {
@@ -63,24 +90,13 @@ import TestPeers
         /// Ends the tmux server and what runs in it. kill-server alone once left servers (and
         /// the movescu in them) running after a test, so the server is then killed by PID.
         func stop() {
-            func tmuxOutput(_ arguments: [String]) -> String {
-                let process = Process()
-                let pipe = Pipe()
-                process.executableURL = URL(fileURLWithPath: tmux)
-                process.arguments = ["-L", socket] + arguments
-                process.standardOutput = pipe
-                process.standardError = FileHandle.nullDevice
-                guard (try? process.run()) != nil else { return "" }
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                return String(decoding: data, as: UTF8.self)
-            }
-            let server = Int32(tmuxOutput(["display-message", "-p", "#{pid}"]).trimmingCharacters(in: .whitespacesAndNewlines))
+            let server = serverPID()
             _ = tmuxOutput(["kill-server"])
             if let server, server > 1 {
                 for _ in 0..<50 where kill(server, 0) == 0 { usleep(10_000) }
                 if kill(server, 0) == 0 { kill(-server, SIGKILL); kill(server, SIGKILL) }
             }
+            if let watchToken { Watchdog.daemonEnded(watchToken) }
             try? FileManager.default.removeItem(atPath: "/tmp/tmux-\(getuid())/\(socket)")
         }
     }

@@ -94,6 +94,18 @@ public enum Watchdog {
         Glibc.kill(program.pid, SIGKILL)
     }
 
+    /// Registers a daemon a test started and ends itself (a tmux server): no limit of its
+    /// own, but killed with the rest when the run overruns, instead of outliving it with what
+    /// runs in it. The token is for `daemonEnded`.
+    public static func registerDaemon(pid: pid_t, command: String) -> Int {
+        register(pid: pid, command: command, limit: nil)
+    }
+
+    /// The daemon registered with `token` has been ended by its test.
+    public static func daemonEnded(_ token: Int) {
+        ended(token)
+    }
+
     /// The program has ended; whether the watchdog killed it for running too long.
     @discardableResult
     static func ended(_ token: Int) -> Bool {
@@ -124,7 +136,7 @@ public enum Watchdog {
                 say("watchdog: tests that started and did not pass or fail are in the log above.")
                 for program in left {
                     let alive = program.startTime != nil && startTime(of: program.pid) == program.startTime
-                    say("watchdog: \(alive ? "still running" : "started, and ended by itself,") \(now - program.started) ago: \(program.command) (PID \(program.pid))\(alive ? "; killed" : "")")
+                    say("watchdog: \(alive ? "still running" : "ended by itself"), started \(now - program.started) ago: \(program.command) (PID \(program.pid))\(alive ? "; killed" : "")")
                     kill(program)
                 }
                 fflush(nil)
