@@ -9,19 +9,31 @@ in the file, a few hundred P-DATA-TF PDUs per system call (sendmsg with their he
 the slices of the map). So a receiver fed by it shows its own speed, to compare with a plain
 file copy.
 
+--spool DIR lays the PDUs (headers and the file's bytes) out in an unlinked file in DIR (a RAM
+file system such as /dev/shm) once the association is accepted and the receiver's maximum
+PDU length known, and sends that with sendfile(2), which hands the kernel the spool's pages
+instead of copying them: the sender then costs next to nothing, as the raw senders of
+experiments/floor.py do, but the receiver reads bytes that are no longer in the processor's
+caches (from the map, the sender's copy has just put them there).
+
 It knows only what it needs for that: one presentation context (the file's SOP class in the
 file's transfer syntax), a C-STORE-RQ, the response status, the release. It checks what it
 receives and stops with a message and exit status 1 on anything it does not expect.
 
   Scripts/bench/rawstore.py FILE HOST PORT [--called-ae RECEIVER] [--calling-ae RAWSTORE]
+                            [--spool DIR]
 
 Prints "connecting at <CLOCK_MONOTONIC seconds>" once it has read the file's meta information
-and is about to connect (where a benchmark's clock starts), then "status 0x0000 <bytes> bytes"
-on success (exit 0); exit 2 when the SCP answers with a status other than success.
+and is about to connect (with --spool, "sending at <seconds>" once the association and the
+spool are done and the C-STORE request is about to go out): where a benchmark's clock
+starts. Then "status 0x0000 <bytes> bytes" on success (exit 0); exit 2 when the SCP answers
+with a status other than success.
 """
 import argparse
 import mmap
+import os
 import socket
+import tempfile
 import struct
 import sys
 import time
@@ -134,21 +146,63 @@ def pdata(context, control, fragment):
     return struct.pack(">BBIIBB", 4, 0, len(fragment) + 6, len(fragment) + 2, context, control) + fragment
 
 
-def send_all(sock, buffers):
-    """sendmsg until every byte of buffers is gone (a blocking socket rarely sends less)."""
-    sent = sock.sendmsg(buffers)
-    total = sum(len(b) for b in buffers)
-    while sent < total:
-        rest = []
-        skip = sent
-        for b in buffers:
-            if skip >= len(b):
-                skip -= len(b)
-            else:
-                rest.append(memoryview(b)[skip:])
-                skip = 0
-        buffers, total = rest, total - sent
-        sent = sock.sendmsg(buffers)
+def rest_after(buffers, count):
+    """What of buffers is left once their first count bytes are gone."""
+    rest = []
+    for b in buffers:
+        if count >= len(b):
+            count -= len(b)
+        else:
+            rest.append(memoryview(b)[count:])
+            count = 0
+    return rest
+
+
+def write_all(write, buffers):
+    """write (sendmsg, or writev to a file) until every byte of buffers is gone (a blocking
+    socket or a file rarely takes less)."""
+    while buffers:
+        count = write(buffers)
+        if count == 0:
+            fail("a write took none of %d bytes" % sum(len(b) for b in buffers))
+        buffers = rest_after(buffers, count)
+
+
+def data_pdus(view, start, fragment):
+    """The data set's P-DATA-TF PDUs, as buffers (header, slice of the map, header, ...), a
+    batch at a time."""
+    buffers = []
+    # Every PDU but the last is full, with the same header: made once.
+    full = struct.pack(">BBIIBB", 4, 0, fragment + 6, fragment + 2, 1, 0)
+    data, end = start, len(view)
+    while data < end:
+        size = min(fragment, end - data)
+        if data + size == end:
+            buffers.append(struct.pack(">BBIIBB", 4, 0, size + 6, size + 2, 1, 2))
+        else:
+            buffers.append(full)
+        buffers.append(view[data:data + size])
+        data += size
+        if len(buffers) >= 2 * BATCH:
+            yield buffers
+            buffers = []
+    if buffers:
+        yield buffers
+
+
+def spool(folder, view, start, fragment):
+    """The PDUs written to an unlinked file in folder: (descriptor, length)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="rawstore-", dir=folder)
+    except OSError as error:
+        fail("cannot make a spool file in %s: %s" % (folder, error.strerror or error))
+    os.unlink(name)
+    try:
+        for buffers in data_pdus(view, start, fragment):
+            write_all(lambda b: os.writev(fd, b), buffers)
+    except OSError as error:
+        fail("cannot write the spool in %s: %s" % (folder, error.strerror or error))
+    return fd, os.lseek(fd, 0, os.SEEK_END)
 
 
 def response_status(sock):
@@ -181,6 +235,8 @@ def main():
     parser.add_argument("port", type=int)
     parser.add_argument("--called-ae", default="RECEIVER")
     parser.add_argument("--calling-ae", default="RAWSTORE")
+    parser.add_argument("--spool", metavar="DIR",
+                        help="lay the PDUs out in DIR (a RAM file system) and send them with sendfile(2)")
     args = parser.parse_args()
     sop_class, sop_instance, syntax, start = read_meta(args.file)
     with open(args.file, "rb") as f:
@@ -188,9 +244,13 @@ def main():
     view = memoryview(mapped)
     if start > len(view):
         fail("%s: the file meta information runs past the end of the file" % args.file)
-    # The clock of a benchmark starts here, not at the program's start: importing pydicom alone
-    # takes 0.3-0.4 s of this machine's time, which no receiver should be charged with.
-    print("connecting at %.6f" % time.monotonic(), flush=True)
+    if start >= len(view):
+        fail("the file has no data set after its meta information")
+    # The clock of a benchmark starts here (or, with a spool, once it is laid out), not at the
+    # program's start: importing pydicom alone takes 0.3-0.4 s of this machine's time, which no
+    # receiver should be charged with.
+    if not args.spool:
+        print("connecting at %.6f" % time.monotonic(), flush=True)
     try:
         sock = socket.create_connection((args.host, args.port))
     except OSError as error:
@@ -206,36 +266,33 @@ def main():
     fragment = (limit or 1 << 20) - 6
     if fragment < 16:
         fail("the SCP's maximum PDU length %d is too small" % limit)
+    spooled = spool(args.spool, view, start, fragment) if args.spool else None
+    if spooled:
+        # The clock starts here: the association and the spool are the sender's business.
+        print("sending at %.6f" % time.monotonic(), flush=True)
     command = store_rq(sop_class, sop_instance)
     for i in range(0, len(command), fragment):
         last = i + fragment >= len(command)
         sock.sendall(pdata(1, 3 if last else 1, command[i:i + fragment]))
-    data, end = start, len(view)
-    if data == end:
-        fail("the file has no data set after its meta information")
-    buffers = []
-    # Every PDU but the last is full, with the same header: made once.
-    full = struct.pack(">BBIIBB", 4, 0, fragment + 6, fragment + 2, 1, 0)
-    while data < end:
-        size = min(fragment, end - data)
-        if data + size == end:
-            buffers.append(struct.pack(">BBIIBB", 4, 0, size + 6, size + 2, 1, 2))
-        else:
-            buffers.append(full)
-        buffers.append(view[data:data + size])
-        data += size
-        if len(buffers) >= 2 * BATCH:
-            send_all(sock, buffers)
-            buffers = []
-    if buffers:
-        send_all(sock, buffers)
+    if spooled:
+        fd, length = spooled
+        offset = 0
+        while offset < length:
+            sent = os.sendfile(sock.fileno(), fd, offset, length - offset)
+            if sent == 0:
+                fail("the spool ended early")
+            offset += sent
+        os.close(fd)
+    else:
+        for buffers in data_pdus(view, start, fragment):
+            write_all(sock.sendmsg, buffers)
     status = response_status(sock)
     sock.sendall(struct.pack(">BBII", 5, 0, 4, 0))
     kind, _ = receive_pdu(sock)
     if kind != 6:
         fail("expected the A-RELEASE-RP, got a PDU of type 0x%02X" % kind)
     sock.close()
-    print("status 0x%04X %d bytes" % (status, end - start))
+    print("status 0x%04X %d bytes" % (status, len(view) - start))
     return 0 if status == 0 else 2
 
 
