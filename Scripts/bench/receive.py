@@ -3,7 +3,11 @@
 storage SCP (Benchmarks/receive-bench, the one movescu retrieves with) and to DCMTK's storescp
 (as it comes, and with TCP_NODELAY=1), with 1, 4 and 16 associations at once (the corpus
 split between them). Reports medians of wall time, images/s, MB/s and the receiver's CPU
-seconds and peak RSS, and our ratio to each.
+seconds and peak RSS, the senders' CPU seconds and the receiver's and senders' together, and
+our ratio to each. On loopback the kernel's TCP work for a segment lands in whichever
+process's system call set it off (an ACK the receiver sends can run the sender's transmit of
+what it held back, and the receive of it, in the receiver's time), so the receiver's CPU alone
+depends on how it acknowledges; the sum is what the transfer cost the machine.
 
   Scripts/bench/receive.py [--images 1000] [--rounds 5] [--senders 1,4,16] [--no-build]
                            [--receivers ours,...] [--baseline PATH]
@@ -50,7 +54,12 @@ def run(kind, files, senders, bench, work, tag):
     started = time.monotonic()
     procs = [subprocess.Popen(["/usr/bin/storescu", "-aec", "RECEIVER", "localhost", str(port)] + g, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for g in groups]
-    failed = sum(1 for p in procs if p.wait() != 0)
+    failed, senders_cpu = 0, 0.0
+    for p in procs:
+        _, status, sender_usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        failed += p.returncode != 0
+        senders_cpu += sender_usage.ru_utime + sender_usage.ru_stime
     # Ours exits by itself after the last object; storescp is stopped once every file is there.
     ours = kind in ("ours", "baseline")
     if not ours:
@@ -65,7 +74,8 @@ def run(kind, files, senders, bench, work, tag):
     if failed or got != len(files):
         print("%s with %d senders: %d sender(s) failed, %d of %d files" % (kind, senders, failed, got, len(files)), file=sys.stderr)
     subprocess.run(["rm", "-rf", out])
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024.0, senders_cpu, cpu + senders_cpu
 
 
 def main():
@@ -97,23 +107,30 @@ def main():
                 for kind in b.in_turn(receivers, round_):
                     r = run(kind, files, senders, bench, work, "%s-%d-%d" % (kind, senders, round_))
                     results[(kind, senders)].append(r)
-                    print("round %d %2d sender(s) %-17s %6.2f s  cpu %6.2f s  rss %6.1f MB" % ((round_ + 1, senders, kind) + r),
-                          file=sys.stderr)
+                    print("round %d %2d sender(s) %-17s %6.2f s  cpu %6.2f s  rss %6.1f MB  senders' cpu %6.2f s  together %6.2f s"
+                          % ((round_ + 1, senders, kind) + r), file=sys.stderr)
     finally:
         subprocess.run(["rm", "-rf", work])
     mb = total / 1e6
     rows = []
     for senders in senders_list:
-        med = {k: b.column_medians(results[(k, senders)]) for k in receivers}
+        # The sum is a column of its own, the median of each round's sum (not a sum of medians).
+        med = {k: b.column_medians(results[(k, senders)], columns=5) for k in receivers}
         for kind in receivers:
-            wall, cpu, rss = med[kind]
-            row = [str(senders), kind, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss]
-            row += ["", ""] if kind == "ours" or "ours" not in med else ["%.2f" % (med["ours"][0] / wall), "%.2f" % (med["ours"][1] / cpu)]
+            wall, cpu, rss, senders_cpu, together = med[kind]
+            row = [str(senders), kind, "%.2f" % wall, "%.0f" % (count / wall), "%.1f" % (mb / wall), "%.2f" % cpu, "%.0f" % rss,
+                   "%.2f" % senders_cpu, "%.2f" % together]
+            if kind == "ours" or "ours" not in med:
+                row += ["", "", ""]
+            else:
+                ours = med["ours"]
+                row += ["%.2f" % (ours[0] / wall), "%.2f" % (ours[1] / cpu), "%.2f" % (ours[4] / together)]
             rows.append(row)
     print("%d CT images, %.0f MB, sent by storescu (TCP_NODELAY=1), output in %s; medians of %d rounds; %s"
           % (count, mb, b.OUT, args.rounds, b.machine()))
     print(b.table(["senders", "receiver", "wall s", "images/s", "MB/s", "receiver CPU s", "peak RSS MB",
-                   "ours/theirs wall", "ours/theirs CPU"], rows))
+                   "senders' CPU s", "CPU s with the senders'", "ours/theirs wall", "ours/theirs CPU",
+                   "ours/theirs CPU with the senders'"], rows))
 
 
 if __name__ == "__main__":
