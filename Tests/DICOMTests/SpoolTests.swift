@@ -147,6 +147,35 @@ import TestPeers
         #expect(try readBytes(directory + "/done") == expected)
     }
 
+    /// What a part file holds on disk lags what it was given by less than a quarter MiB
+    /// while the file is small (an image is mostly written before its last bytes come), and
+    /// by up to a MiB once it is past `earlyUpTo` (a large value goes out in large writes).
+    @Test func smallFilesAreWrittenEarlyLargeOnesInLargeWrites() throws {
+        let directory = NSTemporaryDirectory() + "partfile-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let part = try PartFile(directory: directory)
+        let piece = [UInt8](repeating: 0x5A, count: 16372)
+        var largestLagEarly = 0, largestLagLate = 0
+        while part.size < PartFile.earlyUpTo + (3 << 20) {
+            try part.write(piece)
+            var info = stat()
+            #expect(stat(part.temporaryPath, &info) == 0)
+            let lag = part.size - Int(info.st_size)
+            if part.size <= PartFile.earlyUpTo {
+                largestLagEarly = max(largestLagEarly, lag)
+            } else if Int(info.st_size) > PartFile.earlyUpTo {
+                largestLagLate = max(largestLagLate, lag)
+            }
+        }
+        #expect(largestLagEarly < PartFile.earlyBufferSize && largestLagEarly >= PartFile.earlyBufferSize - piece.count,
+                "small: written a quarter MiB at a time, lagging by \(largestLagEarly) at most")
+        #expect(largestLagLate < PartFile.bufferSize && largestLagLate >= PartFile.bufferSize - piece.count,
+                "large: written a MiB at a time, lagging by \(largestLagLate) at most")
+        try part.commit(as: directory + "/done")
+        #expect(try readBytes(directory + "/done").count == part.size)
+    }
+
     /// A large value's blocks are allocated when its length is known, on ext4 only (tmpfs
     /// would clear every page ahead): the file's size stays what was written, the blocks
     /// are there, and what is written after lands whole. Under the threshold nothing is

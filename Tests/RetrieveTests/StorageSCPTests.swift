@@ -269,6 +269,45 @@ import DICOMNetwork
         #expect(same.output.hasPrefix("same"), "\(same.output)")
     }
 
+    /// An object of about a MiB is mostly on disk before its last fragment comes: while an
+    /// object is small it is written in quarter-MiB jobs, so that its C-STORE response is not
+    /// held back by a write of all of it at its end (the sender waits for the response before
+    /// its next object). Looked at from the SCP's own progress callback, which runs between
+    /// fragments on the association's event loop, so the check holds however fast the
+    /// transfer; the object then arrives whole.
+    @Test func aSmallObjectIsMostlyOnDiskBeforeItsLastFragment() async throws {
+        let (root, output) = try await Self.largeObject(megabytes: 1)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var configuration = Self.configuration(output: output)
+        // The writes stay on the event loop even if the machine is slow now and then.
+        configuration.storage.slowWrite = .seconds(3600)
+        let seen = Mutex<(received: Int, onDisk: Int?)>((0, nil))
+        let emit: @Sendable (RetrieveEvent) -> Void = { event in
+            guard case .storeProgress(_, let n) = event else { return }
+            seen.withLock { s in
+                s.received += n
+                guard s.onDisk == nil, s.received >= 700_000 else { return }
+                // The part file's size: what has been written of the object so far.
+                let parts = (try? FileManager.default.contentsOfDirectory(atPath: output))?.filter { $0.hasSuffix(".part") } ?? []
+                var info = stat()
+                s.onDisk = parts.count == 1 && stat(output + "/" + parts[0], &info) == 0 ? Int(info.st_size) : -parts.count
+            }
+        }
+        let (scp, acceptor) = try await Self.startSCP(configuration, emit: emit)
+        let result = try await runProgram(try pythonPath(), ["-c", Self.sendSecondaryCapture, String(acceptor.port), "OURS", root + "/big/multiframe.dcm"])
+        await acceptor.stop()
+        await scp.idle()
+        #expect(result.output.contains("multiframe.dcm 0000"), "\(result.output)")
+        let (received, onDisk) = seen.withLock { ($0.received, $0.onDisk) }
+        let original = try #require(FileManager.default.attributesOfItem(atPath: root + "/big/multiframe.dcm")[.size] as? Int)
+        #expect(received > 700_000 && received < original, "the object's data set: \(received) bytes")
+        #expect((onDisk ?? 0) >= 1 << 18, "written when 700,000 bytes had come: \(onDisk.map(String.init) ?? "not looked at") (negative: no part file or several)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: output)
+        #expect(files.count == 1, "only the object, under its final name: \(files)")
+        let stored = try #require(FileManager.default.attributesOfItem(atPath: output + "/" + (files.first ?? ""))[.size] as? Int)
+        #expect(stored >= received, "the whole data set is in the file: \(stored) bytes for \(received)")
+    }
+
     /// A command whose SOP Instance UID is padded with spaces (some old senders do) matches
     /// its data set and names the file without the padding, with -up and without: we always
     /// read UIDs without trailing spaces and NULs, which is what DCMTK does only with -up.

@@ -275,7 +275,13 @@ public final class PartFile: @unchecked Sendable {
     public private(set) var size = 0
     /// Renamed into place: nothing left to discard, and the temporary name may be reused.
     private var committed = false
+    /// Pending bytes are written once this many have gathered, and once `earlyBufferSize`
+    /// have while the file is smaller than `earlyUpTo`: an image of half a MiB is then mostly
+    /// written before its last bytes come (see `StorageSCP.earlyWriteChunk`), and a large
+    /// value goes out in large writes.
     static let bufferSize = 1 << 20
+    static let earlyBufferSize = 1 << 18
+    public static let earlyUpTo = 4 << 20
     /// Pieces at least this large are not copied; smaller ones are gathered.
     static let smallWrite = 4096
     /// Pieces per writev (well under IOV_MAX).
@@ -356,7 +362,8 @@ public final class PartFile: @unchecked Sendable {
             small.append(contentsOf: bytes)
         }
         pendingBytes += bytes.count
-        if pendingBytes >= PartFile.bufferSize || pieces.count >= PartFile.maximumPieces { try flush() }
+        let due = size <= PartFile.earlyUpTo ? PartFile.earlyBufferSize : PartFile.bufferSize
+        if pendingBytes >= due || pieces.count >= PartFile.maximumPieces { try flush() }
     }
 
     /// Values at least this large are checked against the room left when their length is
