@@ -164,8 +164,8 @@ public enum RetrieveEngine {
         acceptorConfiguration.dimseTimeout = configuration.dimseTimeout
         acceptorConfiguration.abstractSyntaxes = Set(UIDTable.storageSOPClasses.map(\.uid) + [WellKnownUID.verification])
         acceptorConfiguration.transferSyntaxPreference = configuration.preference.transferSyntaxes
-        // Served on each association's event loop, called for each command and fragment:
-        // objects of a MiB and more are written on the thread pool.
+        // Served on each association's event loop, called for each command and fragment; the
+        // files are written there too until the output folder has been slow (see StorageSCP).
         let acceptor = try await AssociationAcceptor.start(
             host: configuration.listenHost, port: port, configuration: acceptorConfiguration, group: MultiThreadedEventLoopGroup.singleton,
             logger: logger, observer: { event in report(event, emit: emit) }, serviceOnEventLoop: { scp.service(for: $0) })

@@ -32,9 +32,9 @@ public enum RetrieveEvent: Sendable {
     case objectStored(ReceivedObject)
     case objectFailed(sopInstanceUID: String, status: DIMSEStatus, reason: String)
     case fileOverwritten(path: String)
-    /// A write job (a MiB or a whole small object: parsed, written, at its end renamed) took
-    /// this long: from now on objects not complete at their first job are written on the
-    /// thread pool, not on the event loop (see `StorageSCP`). Once a run.
+    /// A write job (a quarter MiB to a MiB of an object: parsed, written, at its end
+    /// renamed) took this long: from now on objects not complete at their first job are
+    /// written on the thread pool, not on the event loop (see `StorageSCP`). Once a run.
     case writesMovedToThreadPool(milliseconds: Int)
     case warning(String)
     case error(String)

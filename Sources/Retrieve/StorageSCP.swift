@@ -40,10 +40,10 @@ final class StorageSCP: Sendable {
     /// loop: a CT or MR image (half a MiB or a few) is then mostly on disk when its last
     /// fragment comes, and its response goes out sooner; the sender waits for it before the
     /// next object. Written whole at its end, such an image held the response back for its
-    /// whole write: 1000 CT images were retrieved with 12% more CPU and received from one
-    /// storescu in 30% more time. A large object's later jobs are a MiB (on ext4 larger writes
-    /// get larger page-cache folios: written a quarter MiB at a time, a gigabyte took a fifth
-    /// more CPU).
+    /// whole write: 1000 CT images were retrieved with a seventh more CPU and received from
+    /// one storescu in nearly a third more time. A large object's later jobs are a MiB (on
+    /// ext4 larger writes get larger page-cache folios: written a quarter MiB at a time
+    /// throughout, a gigabyte took a fifth more CPU).
     static let earlyWriteChunk = 1 << 18
     static let earlyUpTo = PartFile.earlyUpTo
 
@@ -128,12 +128,13 @@ final class StorageSCP: Sendable {
 
     /// One association's objects, one at a time. Called on the association's event loop only.
     ///
-    /// Fragments are gathered and written in write jobs (`writeChunk(for:)`), here on the event loop while the
-    /// output folder is quick (see `StorageSCP`). Otherwise an object not complete at its first
-    /// write job is written on the thread pool: while a job is out the association keeps
-    /// reading, up to two MiB more; beyond that, and once the object's last fragment is in, it
-    /// is paused until the job is back. An object complete at its first job (a CT or MR image)
-    /// is always written here: the hop to the thread pool and back costs more than the write.
+    /// Fragments are gathered and written in write jobs (`writeChunk(for:)`), here on the
+    /// event loop while the output folder is quick (see `StorageSCP`). Otherwise an object not
+    /// complete at its first write job is written on the thread pool: while a job is out the
+    /// association keeps reading, up to two MiB more; beyond that, and once the object's last
+    /// fragment is in, it is paused until the job is back. An object complete at its first job
+    /// (a CT or MR image, once jobs are a MiB there) is always written here: the hop to the
+    /// thread pool and back costs more than the write.
     private final class StorageAssociation: EventLoopAssociationService {
         let scp: StorageSCP
         var incoming: Incoming?
@@ -317,8 +318,8 @@ final class StorageSCP: Sendable {
     /// A write job failed before it had a sink to write to.
     struct CannotCreate: Error { var underlying: any Error }
 
-    /// A write job's worth of the fragments pending (all of them when fewer), as one job that first makes
-    /// the sink (for the object's first write) and, when it takes the last fragment
+    /// A write job's worth of the fragments pending (all of them when fewer), as one job that
+    /// first makes the sink (for the object's first write) and, when it takes the last fragment
     /// (`lastIn`: the object's last fragment has arrived), also finishes the object. nil when
     /// the object is not written.
     private func writeJob(_ incoming: Incoming, lastIn: Bool)

@@ -276,7 +276,7 @@ public final class PartFile: @unchecked Sendable {
     /// Renamed into place: nothing left to discard, and the temporary name may be reused.
     private var committed = false
     /// Pending bytes are written once this many have gathered, and once `earlyBufferSize`
-    /// have while the file is smaller than `earlyUpTo`: an image of half a MiB is then mostly
+    /// have while the file is no larger than `earlyUpTo`: an image of half a MiB is then mostly
     /// written before its last bytes come (see `StorageSCP.earlyWriteChunk`), and a large
     /// value goes out in large writes.
     static let bufferSize = 1 << 20
