@@ -36,21 +36,20 @@ final class StorageSCP: Sendable {
     private let tally = Mutex((objects: 0, bytes: 0, failed: 0, faulted: 0, fault: Int32?.none))
 
     static let writeChunk = 1 << 20
-    /// The write jobs of an object's first `earlyUpTo` bytes, while they are done on the event
-    /// loop: a CT or MR image (half a MiB or a few) is then mostly on disk when its last
-    /// fragment comes, and its response goes out sooner; the sender waits for it before the
+    /// The write jobs of an object's first `PartFile.earlyUpTo` bytes, while they are done on
+    /// the event loop: a CT or MR image (half a MiB or a few) is then mostly on disk when its
+    /// last fragment comes, and its response goes out sooner; the sender waits for it before the
     /// next object. Written whole at its end, such an image held the response back for its
     /// whole write: 1000 CT images were retrieved with a seventh more CPU and received from
     /// one storescu in nearly a third more time. A large object's later jobs are a MiB (on
     /// ext4 larger writes get larger page-cache folios: written a quarter MiB at a time
     /// throughout, a gigabyte took a fifth more CPU).
     static let earlyWriteChunk = 1 << 18
-    static let earlyUpTo = PartFile.earlyUpTo
 
     /// How many pending bytes make a write job for `incoming`. On the thread pool a job is a
     /// MiB from the start, so that a small object is still one job, not several hops.
     private func writeChunk(for incoming: Incoming) -> Int {
-        !writingOnPool && incoming.bytes <= StorageSCP.earlyUpTo ? StorageSCP.earlyWriteChunk : StorageSCP.writeChunk
+        !writingOnPool && incoming.bytes <= PartFile.earlyUpTo ? StorageSCP.earlyWriteChunk : StorageSCP.writeChunk
     }
 
     init(options: StorageOptions, pool: NIOThreadPool, emit: @escaping @Sendable (RetrieveEvent) -> Void) {

@@ -287,7 +287,8 @@ import DICOMNetwork
             seen.withLock { s in
                 s.received += n
                 guard s.onDisk == nil, s.received >= 700_000 else { return }
-                // The part file's size: what has been written of the object so far.
+                // The part file's size: what has been written of the object so far (not
+                // `partFiles(in:)`, whose #expect would run outside the test's task here).
                 let parts = (try? FileManager.default.contentsOfDirectory(atPath: output))?.filter { $0.hasSuffix(".part") } ?? []
                 var info = stat()
                 s.onDisk = parts.count == 1 && stat(output + "/" + parts[0], &info) == 0 ? Int(info.st_size) : -parts.count
