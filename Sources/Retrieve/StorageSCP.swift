@@ -46,10 +46,13 @@ final class StorageSCP: Sendable {
     /// throughout, a gigabyte took a fifth more CPU).
     static let earlyWriteChunk = 1 << 18
 
-    /// How many pending bytes make a write job for `incoming`. On the thread pool a job is a
-    /// MiB from the start, so that a small object is still one job, not several hops.
+    /// How many pending bytes make a write job for `incoming`. A MiB from the start where early
+    /// jobs would not help and would cost hops to the thread pool: on the pool, and for an
+    /// object encoded whole at its end (nothing of it reaches the file before; its jobs before
+    /// the last go to the pool), so that a small object there is still one job.
     private func writeChunk(for incoming: Incoming) -> Int {
-        !writingOnPool && incoming.bytes <= PartFile.earlyUpTo ? StorageSCP.earlyWriteChunk : StorageSCP.writeChunk
+        !writingOnPool && incoming.writesAsItComes && incoming.bytes <= PartFile.earlyUpTo
+            ? StorageSCP.earlyWriteChunk : StorageSCP.writeChunk
     }
 
     init(options: StorageOptions, pool: NIOThreadPool, emit: @escaping @Sendable (RetrieveEvent) -> Void) {
@@ -97,7 +100,7 @@ final class StorageSCP: Sendable {
         /// refused when it began).
         var syntax: TransferSyntax?
         var storing: Bool { syntax != nil }
-        /// Each write job is a MiB of file work or so (see `ObjectSink.writesAsItComes`);
+        /// Each write job is its size of file work or so (see `ObjectSink.writesAsItComes`);
         /// otherwise the job that finishes the object encodes all of it.
         var writesAsItComes = false
         /// What finishing the object gave: the write job with the last fragment finishes it.
@@ -507,7 +510,7 @@ final class ObjectSink: @unchecked Sendable {
             && options.write.encoding.padding == nil && options.write.encoding.groupLength != .create
     }
 
-    /// Whether every write job of an object is about a MiB of file work: its bytes go to the
+    /// Whether every write job of an object is about its size of file work: its bytes go to the
     /// file as they come (written through, or +B), not encoded whole from the spool by the
     /// job that finishes it.
     static func writesAsItComes(_ transferSyntax: TransferSyntax, _ options: StorageOptions) -> Bool {

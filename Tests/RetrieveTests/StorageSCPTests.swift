@@ -269,8 +269,8 @@ import DICOMNetwork
         #expect(same.output.hasPrefix("same"), "\(same.output)")
     }
 
-    /// An object of about a MiB is mostly on disk before its last fragment comes: while an
-    /// object is small it is written in quarter-MiB jobs, so that its C-STORE response is not
+    /// An object of 2 MB (the generator's "1 MB" multi-frame) is being written well before
+    /// its last fragment comes: while an object is small it is written in quarter-MiB jobs, so that its C-STORE response is not
     /// held back by a write of all of it at its end (the sender waits for the response before
     /// its next object). Looked at from the SCP's own progress callback, which runs between
     /// fragments on the association's event loop, so the check holds however fast the
@@ -307,6 +307,32 @@ import DICOMNetwork
         #expect(files.count == 1, "only the object, under its final name: \(files)")
         let stored = try #require(FileManager.default.attributesOfItem(atPath: output + "/" + (files.first ?? ""))[.size] as? Int)
         #expect(stored >= received, "the whole data set is in the file: \(stored) bytes for \(received)")
+    }
+
+    /// A CT image is written on the event loop, in no hop to the thread pool: written through
+    /// in its early quarter-MiB jobs, and encoded whole at its end (+g: group lengths made,
+    /// nothing of it reaches the file before) in one job, as before early jobs: they would not
+    /// put anything on disk sooner there, and its jobs before the last would go to the pool.
+    @Test(arguments: [[], ["+g"]])
+    func aCTImageIsWrittenOnTheEventLoop(_ flags: [String]) async throws {
+        let root = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Scripts"
+        let made = try await runProgram(try pythonPath(), [scripts + "/make-corpus.py", root + "/corpus", "--no-mixed", "--ct", "1"])
+        #expect(made.status == 0, "\(made.output)")
+        var configuration = try CommandLineParser.parse(flags + ["-k", "PatientID=x", "localhost", "104"]).configuration
+        configuration.moveDestination = "OURS"
+        configuration.listenHost = "127.0.0.1"
+        configuration.storage.outputDirectory = root + "/od"
+        configuration.storage.slowWrite = .seconds(3600)
+        try FileManager.default.createDirectory(atPath: root + "/od", withIntermediateDirectories: true)
+        let (scp, acceptor) = try await Self.startSCP(configuration, emit: { _ in })
+        let result = try await runProgram(try pythonPath(), ["-c", Self.send, String(acceptor.port), "OURS", root + "/corpus/bench0000.dcm"])
+        await acceptor.stop()
+        await scp.idle()
+        #expect(result.output.contains("bench0000.dcm 0000"), "\(result.output)")
+        #expect(scp.jobsSentToPool == 0, "\(scp.jobsSentToPool) write jobs on the pool (\(flags))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/od").count == 1)
     }
 
     /// A command whose SOP Instance UID is padded with spaces (some old senders do) matches
