@@ -482,7 +482,9 @@ final class ObjectSink: @unchecked Sendable {
         parserOptions.maximumBufferedValue = ObjectSink.largeValue
         parser = DataSetParser(transferSyntax: transferSyntax, options: parserOptions)
         writeThrough = writingThrough && ObjectSink.writesThrough(transferSyntax, options)
-        part = try PartFile(directory: options.outputDirectory)
+        // Written early only when the bytes go to the file as they come: an object encoded
+        // whole at its end is written in one go, in MiB writes.
+        part = try PartFile(directory: options.outputDirectory, writesEarly: options.bitPreserving || writeThrough)
         if options.bitPreserving {
             builder = DataSetBuilder(largeValues: .discard)
             if options.write.fileFormat {

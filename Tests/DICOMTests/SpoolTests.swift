@@ -174,6 +174,17 @@ import TestPeers
                 "large: written a MiB at a time, lagging by \(largestLagLate) at most")
         try part.commit(as: directory + "/done")
         #expect(try readBytes(directory + "/done").count == part.size)
+        // A file that does not write early (an object encoded whole at its end) gathers a MiB
+        // from the start.
+        let whole = try PartFile(directory: directory, writesEarly: false)
+        var info = stat()
+        while whole.size + piece.count < PartFile.bufferSize {
+            try whole.write(piece)
+        }
+        #expect(stat(whole.temporaryPath, &info) == 0 && info.st_size == 0, "nothing written under a MiB: \(info.st_size)")
+        try whole.write(piece)
+        #expect(stat(whole.temporaryPath, &info) == 0 && Int(info.st_size) == whole.size, "a MiB written at once")
+        try whole.commit(as: directory + "/whole")
     }
 
     /// A large value's blocks are allocated when its length is known, on ext4 only (tmpfs

@@ -275,10 +275,10 @@ public final class PartFile: @unchecked Sendable {
     public private(set) var size = 0
     /// Renamed into place: nothing left to discard, and the temporary name may be reused.
     private var committed = false
-    /// Pending bytes are written once this many have gathered, and once `earlyBufferSize`
-    /// have while the file is no larger than `earlyUpTo`: an image of half a MiB is then mostly
-    /// written before its last bytes come (see `StorageSCP.earlyWriteChunk`), and a large
-    /// value goes out in large writes.
+    /// Pending bytes are written once this many have gathered, and, for a file that
+    /// `writesEarly`, once `earlyBufferSize` have while it is no larger than `earlyUpTo`: an
+    /// image of half a MiB is then mostly written before its last bytes come (see
+    /// `StorageSCP.earlyWriteChunk`), and a large value goes out in large writes.
     static let bufferSize = 1 << 20
     static let earlyBufferSize = 1 << 18
     public static let earlyUpTo = 4 << 20
@@ -287,7 +287,12 @@ public final class PartFile: @unchecked Sendable {
     /// Pieces per writev (well under IOV_MAX).
     static let maximumPieces = 128
 
-    public init(directory: String) throws {
+    /// Whether the first `earlyUpTo` bytes are written a quarter MiB at a time (see
+    /// `bufferSize`); not for a file whose bytes all come at once at its end.
+    private let writesEarly: Bool
+
+    public init(directory: String, writesEarly: Bool = true) throws {
+        self.writesEarly = writesEarly
         // Created with O_EXCL (never through a link an attacker put there) and mode 0666,
         // which the kernel narrows by the umask (or the folder's default ACL): ordinary
         // output, no fchmod after mkstemp's 0600. A name taken already (another run in
@@ -362,7 +367,7 @@ public final class PartFile: @unchecked Sendable {
             small.append(contentsOf: bytes)
         }
         pendingBytes += bytes.count
-        let due = size <= PartFile.earlyUpTo ? PartFile.earlyBufferSize : PartFile.bufferSize
+        let due = writesEarly && size <= PartFile.earlyUpTo ? PartFile.earlyBufferSize : PartFile.bufferSize
         if pendingBytes >= due || pieces.count >= PartFile.maximumPieces { try flush() }
     }
 
