@@ -33,9 +33,9 @@ import argparse
 import mmap
 import os
 import socket
-import tempfile
 import struct
 import sys
+import tempfile
 import time
 
 from pydicom.errors import InvalidDicomError

@@ -156,6 +156,8 @@ def main():
     results = {t: [] for t in tools}
     me = [sys.executable, os.path.abspath(__file__)]
     rawstore = [sys.executable, os.path.join(os.path.dirname(HERE), "rawstore.py"), path, "127.0.0.1"]
+    # Options before the file: timed_pair appends the port, the last positional argument.
+    rawstore_spooled = rawstore[:2] + ["--spool", "/dev/shm"] + rawstore[2:]
     try:
         for round_ in range(args.rounds):
             for tool in b.in_turn(tools, round_):
@@ -170,7 +172,7 @@ def main():
                     argv = [os.path.abspath(args.baseline) if tool == "baseline" else bench, out, "1"] + (["0", "131072"] if tool == "ours-128K" else [])
                     status, wall, cpu, rss = timed_pair(argv, rawstore, log)
                 elif tool == "ours-spool":
-                    status, wall, cpu, rss = timed_pair([bench, out, "1"], rawstore[:-2] + ["--spool", "/dev/shm"] + rawstore[-2:], log)
+                    status, wall, cpu, rss = timed_pair([bench, out, "1"], rawstore_spooled, log)
                 elif tool in ("recv-write", "recv-falloc", "splice"):
                     status, wall, cpu, rss = timed_pair(me + ["--receive", tool, out + "/object.dcm", str(size)],
                                                         me + ["--send", path], log)
