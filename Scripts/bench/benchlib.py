@@ -10,6 +10,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -205,6 +206,46 @@ def measure(argv, env=None, cwd=None, log=None, warm=0, sync=False):
     if log:
         out.close()
     return process.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def receive_pair(receiver_argv, sender_argv, log):
+    """One receiver and its sender: the receiver is started and prints its port (the last word
+    of its first line), then the sender with the port as its last argument; the sender says on
+    a line of its own when its clock starts ("connecting at <monotonic>" or "sending at ...").
+    Returns (status, wall s from that moment to the receiver's exit, receiver CPU s, receiver
+    peak RSS MB); the status is the sender's when it failed, else the receiver's.
+
+    The clock stops when the receiver exits, not the sender: a sender's own teardown after its
+    last answer (unmapping the gigabyte, freeing a spool of it: 0.05-0.1 s) is not the receiver's
+    time. A sender that fails has the receiver stopped (it would wait for its object forever)."""
+    receiver = subprocess.Popen(receiver_argv, stdout=subprocess.PIPE, text=True)
+    port = receiver.stdout.readline().split()[-1]
+    done = threading.Event()
+    with open(log, "w") as f:
+        sender = subprocess.Popen(sender_argv + [port], stdout=f, stderr=subprocess.STDOUT)
+
+        def watch():
+            if sender.wait() != 0 and not done.is_set():
+                receiver.terminate()
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        _, status, usage = os.wait4(receiver.pid, 0)
+        finished = time.monotonic()
+        done.set()
+        receiver.returncode = os.waitstatus_to_exitcode(status)
+        sender.wait()
+        watcher.join()
+    receiver.stdout.close()
+    started = None
+    with open(log) as f:
+        for line in f:
+            if line.startswith(("sending at ", "connecting at ")):
+                started = float(line.split()[-1])
+                break
+    if started is None:
+        sys.exit("benchlib: the sender never said when it started; see %s" % log)
+    code = sender.returncode or receiver.returncode
+    return code, finished - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def machine():

@@ -12,7 +12,7 @@ not the limit: "receive-lean" is our storage SCP (receive-bench) fed by rawstore
 which maps the file and sends its bytes with a few system calls. Its row is the receiver's
 CPU and peak RSS; the wall time runs from the sender's connect (after its start-up, which
 importing pydicom makes 0.3-0.4 s long) to the receiver's exit, when the object is on disk
-under its final name.
+under its final name (not to the sender's exit, which unmapping the gigabyte delays).
 
 "dd" writes as many bytes from memory (/dev/zero, 1 MiB blocks) to the same disk: write(2)
 into the page cache, the step every receiver ends with. On this VM that step alone swings
@@ -35,7 +35,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as b  # noqa: E402
@@ -132,26 +131,8 @@ def lean_receive(bench, path, out, size, log):
     The status is the sender's exit status, or the receiver's when that failed."""
     os.sync()
     b.warm_memory(size + size // 8)
-    receiver = subprocess.Popen([bench, out, "1"], stdout=subprocess.PIPE, text=True)
-    port = int(receiver.stdout.readline().split()[-1])
-    started = time.monotonic()
-    with open(log, "w") as f:
-        sender = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rawstore.py"),
-                                 path, "localhost", str(port)], stdout=f, stderr=subprocess.STDOUT)
-    if sender.returncode != 0:
-        receiver.terminate()  # it would wait for its one object forever; SIGTERM ends it
-    _, status, usage = os.wait4(receiver.pid, 0)
-    finished = time.monotonic()
-    # From the moment the sender connects (it says when, on the clock time.monotonic reads
-    # here too), so that the Python start-up and the import of pydicom before it are not counted.
-    with open(log) as f:
-        for line in f:
-            if line.startswith("connecting at "):
-                started = float(line.split()[-1])
-                break
-    wall = finished - started
-    code = sender.returncode or os.waitstatus_to_exitcode(status)
-    return code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+    rawstore = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rawstore.py"), path, "localhost"]
+    return b.receive_pair([bench, out, "1"], rawstore, log)
 
 
 if __name__ == "__main__":
