@@ -20,6 +20,11 @@ interleaved rounds on the same disk (medians, with the rounds printed):
                  ext4 does not reserve and map them page by page as the writes come.
   splice         a minimal receiver that never touches the bytes: splice(2) from the socket
                  into a pipe and from the pipe into the file.
+  splice-16K     splice with the framing a storage SCP gets (framed_splice.c, built with cc):
+  splice-128K    the file's bytes sent as P-DATA-TF PDUs of 16 KB (the default) or 128 KB, one
+                 PDV each, from a spool in /dev/shm; each PDU's two headers read with recv(2),
+                 its value spliced, the file's blocks allocated first. What a splice path for
+                 large values in our receiver could reach at best.
   cp, dd         the copy, and dd's write(2) of as many zero bytes from memory.
 
 Wall time runs from the sender's start (its connect; rawstore.py's first byte of the
@@ -36,6 +41,7 @@ import argparse
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -107,27 +113,20 @@ def sender_main(path, port):
         sys.exit("floor: no answer from the receiver")
 
 
-def timed_pair(receiver_argv, sender_argv, log):
-    """Starts the receiver (which prints its port first), then the sender with the port
-    appended; (status, wall from the sender's connect to the receiver's exit, receiver CPU,
-    receiver peak RSS MB)."""
-    receiver = subprocess.Popen(receiver_argv, stdout=subprocess.PIPE, text=True)
-    port = receiver.stdout.readline().split()[-1]
-    with open(log, "w") as f:
-        sender = subprocess.run(sender_argv + [port], stdout=f, stderr=subprocess.STDOUT)
-    if sender.returncode != 0:
-        receiver.terminate()
-    _, status, usage = os.wait4(receiver.pid, 0)
-    finished = time.monotonic()
-    started = None
-    with open(log) as f:
-        for line in f:
-            if line.startswith(("sending at ", "connecting at ")):
-                started = float(line.split()[-1])
-    if started is None:
-        sys.exit("floor: the sender never said when it started; see %s" % log)
-    code = sender.returncode or os.waitstatus_to_exitcode(status)
-    return code, finished - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+def framed_spool(path, pdu):
+    """The file's bytes as P-DATA-TF PDUs of `pdu` bytes (the PDU length field), one PDV of
+    presentation context 1 each, the last one flagged last, in a file in /dev/shm; its path."""
+    spool = "/dev/shm/floor-%d-%d.pdus" % (os.getpid(), pdu)
+    value = pdu - 6
+    with open(path, "rb") as source, open(spool, "wb") as out:
+        size = os.fstat(source.fileno()).st_size
+        sent = 0
+        while sent < size:
+            chunk = source.read(min(value, size - sent))
+            sent += len(chunk)
+            out.write(struct.pack(">BBIIBB", 4, 0, len(chunk) + 6, len(chunk) + 2, 1, 2 if sent == size else 0))
+            out.write(chunk)
+    return spool
 
 
 def main():
@@ -146,7 +145,8 @@ def main():
                    stdout=subprocess.DEVNULL)
     bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
     _, _, path, size = b.large_corpus(args.mb)
-    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "splice", "cp", "dd"]
+    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "splice", "splice-16K", "splice-128K",
+             "cp", "dd"]
     if args.only:
         tools = [t for t in tools if t in args.only.split(",")]
     if args.baseline:
@@ -155,8 +155,15 @@ def main():
     work = tempfile.mkdtemp(prefix="bench-floor-", dir=args.out)
     results = {t: [] for t in tools}
     me = [sys.executable, os.path.abspath(__file__)]
+    spools = {}
+    framed = os.path.join(b.CACHE, "framed_splice")
+    if any(t.startswith("splice-") for t in tools):
+        subprocess.run(["cc", "-O2", "-Wall", "-o", framed, os.path.join(HERE, "framed_splice.c")], check=True)
+        for t in tools:
+            if t.startswith("splice-"):
+                spools[t] = framed_spool(path, 16384 if t == "splice-16K" else 131072)
     rawstore = [sys.executable, os.path.join(os.path.dirname(HERE), "rawstore.py"), path, "127.0.0.1"]
-    # Options before the file: timed_pair appends the port, the last positional argument.
+    # Options before the file: receive_pair appends the port, the last positional argument.
     rawstore_spooled = rawstore[:2] + ["--spool", "/dev/shm"] + rawstore[2:]
     try:
         for round_ in range(args.rounds):
@@ -168,14 +175,17 @@ def main():
                 # Twice the object, for every receiver alike: the spool of ours-spool takes as
                 # much memory as the received copy (see benchlib.warm_memory).
                 b.warm_memory(2 * size + size // 8)
-                if tool.startswith("ours") or tool == "baseline":
+                if tool == "ours-spool":
+                    status, wall, cpu, rss = b.receive_pair([bench, out, "1"], rawstore_spooled, log)
+                elif tool in ("ours", "ours-128K", "baseline"):
                     argv = [os.path.abspath(args.baseline) if tool == "baseline" else bench, out, "1"] + (["0", "131072"] if tool == "ours-128K" else [])
-                    status, wall, cpu, rss = timed_pair(argv, rawstore, log)
-                elif tool == "ours-spool":
-                    status, wall, cpu, rss = timed_pair([bench, out, "1"], rawstore_spooled, log)
+                    status, wall, cpu, rss = b.receive_pair(argv, rawstore, log)
                 elif tool in ("recv-write", "recv-falloc", "splice"):
-                    status, wall, cpu, rss = timed_pair(me + ["--receive", tool, out + "/object.dcm", str(size)],
+                    status, wall, cpu, rss = b.receive_pair(me + ["--receive", tool, out + "/object.dcm", str(size)],
                                                         me + ["--send", path], log)
+                elif tool in spools:
+                    status, wall, cpu, rss = b.receive_pair([framed, out + "/object.dcm", str(size)],
+                                                        me + ["--send", spools[tool]], log)
                 elif tool == "cp":
                     status, wall, cpu, rss = b.measure(["cp", path, out + "/copy.dcm"], log=log)
                 else:
@@ -189,9 +199,13 @@ def main():
                       file=sys.stderr)
                 shutil.rmtree(out)
     except SystemExit:
+        for spool in spools.values():
+            os.unlink(spool)
         # A failed round's log is named in the message: kept, with the rest of the work folder.
         print("floor: the work folder %s is kept" % work, file=sys.stderr)
         raise
+    for spool in spools.values():
+        os.unlink(spool)
     shutil.rmtree(work, ignore_errors=True)
     med = {t: b.column_medians(results[t]) for t in tools}
     base = med.get("cp")
