@@ -6,7 +6,8 @@ import Retrieve
 // receive-bench: our storage SCP alone (the one movescu retrieves with), for the receive
 // benchmarks. Listens, prints "listening on <port>", writes what arrives to the folder, and
 // exits once as many objects as asked for have been stored (or on SIGTERM), printing
-// "stored <objects> <bytes> <failed>".
+// "stored <objects> <bytes> <failed>". Says on stderr when a slow write moves the writes to
+// the thread pool.
 //
 //   receive-bench <output folder> <objects to wait for> [port [maximum PDU length]]
 
@@ -56,6 +57,9 @@ nonisolated func receive(_ configuration: RetrieveConfiguration, expecting expec
     let service = try await StorageService.start(configuration, logger: logger) { event in
         switch event {
         case .objectStored, .objectFailed: done.countOne()
+        case .writesMovedToThreadPool(let ms):
+            // Said, so that a benchmark's slow round can be told from one where the disk was slow.
+            FileHandle.standardError.write(Data("receive-bench: a write took \(ms) ms; writes move to the thread pool\n".utf8))
         default: break
         }
     }
