@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -215,23 +216,36 @@ def receive_pair(receiver_argv, sender_argv, log):
     Returns (status, wall s from that moment to the receiver's exit, receiver CPU s, receiver
     peak RSS MB); the status is the sender's when it failed, else the receiver's.
 
-    The clock stops when the receiver exits, not the sender: a sender's own teardown after its
-    last answer (unmapping the gigabyte, freeing a spool of it: 0.05-0.1 s) is not the receiver's
-    time. A sender that fails has the receiver stopped (it would wait for its object forever)."""
+    The clock stops when the receiver exits, not the sender: a sender's own teardown after the
+    receiver is done (unmapping the gigabyte: some 0.05 s) is not the receiver's time. A sender
+    that fails has the receiver stopped (it would wait for its object forever). A sender that
+    never says when it started is timed from its launch, with a warning."""
     receiver = subprocess.Popen(receiver_argv, stdout=subprocess.PIPE, text=True)
-    port = receiver.stdout.readline().split()[-1]
-    done = threading.Event()
+    first = receiver.stdout.readline().split()
+    if not first:
+        receiver.kill()
+        receiver.wait()
+        sys.exit("benchlib: the receiver %s printed no port" % receiver_argv[0])
+    # The receiver is reaped only by the main thread, after the watcher can no longer signal it
+    # (the lock and `done`), so that a signal never goes to a process id already reused.
+    lock = threading.Lock()
+    done = False
     with open(log, "w") as f:
-        sender = subprocess.Popen(sender_argv + [port], stdout=f, stderr=subprocess.STDOUT)
+        launched = time.monotonic()
+        sender = subprocess.Popen(sender_argv + [first[-1]], stdout=f, stderr=subprocess.STDOUT)
 
         def watch():
-            if sender.wait() != 0 and not done.is_set():
-                receiver.terminate()
+            if sender.wait() != 0:
+                with lock:
+                    if not done:
+                        os.kill(receiver.pid, signal.SIGTERM)
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        _, status, usage = os.wait4(receiver.pid, 0)
+        os.waitid(os.P_PID, receiver.pid, os.WEXITED | os.WNOWAIT)
         finished = time.monotonic()
-        done.set()
+        with lock:
+            done = True
+        _, status, usage = os.wait4(receiver.pid, 0)
         receiver.returncode = os.waitstatus_to_exitcode(status)
         sender.wait()
         watcher.join()
@@ -243,7 +257,8 @@ def receive_pair(receiver_argv, sender_argv, log):
                 started = float(line.split()[-1])
                 break
     if started is None:
-        sys.exit("benchlib: the sender never said when it started; see %s" % log)
+        print("benchlib: the sender never said when it started (see %s); timed from its launch" % log, file=sys.stderr)
+        started = launched
     code = sender.returncode or receiver.returncode
     return code, finished - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 

@@ -113,10 +113,9 @@ def sender_main(path, port):
         sys.exit("floor: no answer from the receiver")
 
 
-def framed_spool(path, pdu):
-    """The file's bytes as P-DATA-TF PDUs of `pdu` bytes (the PDU length field), one PDV of
-    presentation context 1 each, the last one flagged last, in a file in /dev/shm; its path."""
-    spool = "/dev/shm/floor-%d-%d.pdus" % (os.getpid(), pdu)
+def framed_spool(path, pdu, spool):
+    """Writes the file's bytes to `spool` as P-DATA-TF PDUs of `pdu` bytes (the PDU length
+    field), one PDV of presentation context 1 each, the last one flagged last."""
     value = pdu - 6
     with open(path, "rb") as source, open(spool, "wb") as out:
         size = os.fstat(source.fileno()).st_size
@@ -126,7 +125,6 @@ def framed_spool(path, pdu):
             sent += len(chunk)
             out.write(struct.pack(">BBIIBB", 4, 0, len(chunk) + 6, len(chunk) + 2, 1, 2 if sent == size else 0))
             out.write(chunk)
-    return spool
 
 
 def main():
@@ -155,17 +153,17 @@ def main():
     work = tempfile.mkdtemp(prefix="bench-floor-", dir=args.out)
     results = {t: [] for t in tools}
     me = [sys.executable, os.path.abspath(__file__)]
-    spools = {}
+    # The framed spools (a gigabyte of RAM each) go in the end however the run ends.
+    spools = {t: "/dev/shm/floor-%d-%s.pdus" % (os.getpid(), t) for t in tools if t.startswith("splice-")}
     framed = os.path.join(b.CACHE, "framed_splice")
-    if any(t.startswith("splice-") for t in tools):
-        subprocess.run(["cc", "-O2", "-Wall", "-o", framed, os.path.join(HERE, "framed_splice.c")], check=True)
-        for t in tools:
-            if t.startswith("splice-"):
-                spools[t] = framed_spool(path, 16384 if t == "splice-16K" else 131072)
     rawstore = [sys.executable, os.path.join(os.path.dirname(HERE), "rawstore.py"), path, "127.0.0.1"]
     # Options before the file: receive_pair appends the port, the last positional argument.
     rawstore_spooled = rawstore[:2] + ["--spool", "/dev/shm"] + rawstore[2:]
     try:
+        if spools:
+            subprocess.run(["cc", "-O2", "-Wall", "-o", framed, os.path.join(HERE, "framed_splice.c")], check=True)
+        for t, spool in spools.items():
+            framed_spool(path, 16384 if t == "splice-16K" else 131072, spool)
         for round_ in range(args.rounds):
             for tool in b.in_turn(tools, round_):
                 out = os.path.join(work, "%s-%d" % (tool, round_))
@@ -199,13 +197,15 @@ def main():
                       file=sys.stderr)
                 shutil.rmtree(out)
     except SystemExit:
-        for spool in spools.values():
-            os.unlink(spool)
         # A failed round's log is named in the message: kept, with the rest of the work folder.
         print("floor: the work folder %s is kept" % work, file=sys.stderr)
         raise
-    for spool in spools.values():
-        os.unlink(spool)
+    finally:
+        for spool in spools.values():
+            try:
+                os.unlink(spool)
+            except FileNotFoundError:
+                pass
     shutil.rmtree(work, ignore_errors=True)
     med = {t: b.column_medians(results[t]) for t in tools}
     base = med.get("cp")
