@@ -128,7 +128,7 @@ def main():
 
 def lean_receive(bench, path, out, size, log):
     """receive-bench fed by rawstore.py: (status, wall s, receiver CPU s, receiver peak RSS MB).
-    The status is the sender's exit status, or the receiver's when that failed."""
+    The status is the sender's exit status when it failed, else the receiver's."""
     os.sync()
     b.warm_memory(size + size // 8)
     rawstore = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rawstore.py"), path, "localhost"]
