@@ -63,6 +63,40 @@ def _hold_page_reporting():
 PAGE_REPORTING_STATE = _hold_page_reporting()
 
 
+# Where the two processes of a benchmark on loopback run (an archive or sender, and a
+# receiver) is the scheduler's choice: a socket's wake-up asks for the woken process to run on
+# the waker's CPU. `apart()` (the scripts' --apart) pins the sending side to the last CPU and
+# the receiving side to the others, as a sender on another machine would be; the default
+# leaves placement to the scheduler. Pinned together on one CPU, the gigabyte from the lean
+# sender took 0.69-0.82 s in every round (experiments/placement.py); apart, it still had the
+# slow rounds that free placement has, so --apart does not remove those. What it does change
+# is the retrieve: DCMTK's movescu with TCP_NODELAY=1 loses its speed-up (see the README).
+APART = {"sender": None, "receiver": None}
+
+
+def apart():
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        sys.exit("benchlib: --apart needs two CPUs, this process may use %s" % cpus)
+    APART["sender"], APART["receiver"] = {cpus[-1]}, set(cpus[:-1])
+
+
+def placement():
+    """What machine() adds about placement."""
+    if APART["sender"] is None:
+        return ""
+    return "; sender or archive on CPU %s, receiver on CPU %s" % (
+        ",".join(map(str, sorted(APART["sender"]))), ",".join(map(str, sorted(APART["receiver"]))))
+
+
+def _pinned(role):
+    """A preexec_fn pinning the child to its role's CPUs under --apart, else None."""
+    cpus = APART[role]
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,7 +158,8 @@ class Archive:
                     "VendorTable BEGIN\nVendorTable END\nAETable BEGIN\nARCHIVE %s/db R (1000, 4096mb) ANY\nAETable END\n"
                     % (self.port, max_pdu, hosts, folder))
         self.process = subprocess.Popen(["/usr/bin/dcmqrscp", "-c", config, str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        preexec_fn=_pinned("sender"))
         wait_listening(self.port)
 
     def cpu(self):
@@ -200,7 +235,7 @@ def measure(argv, env=None, cwd=None, log=None, warm=0, sync=False):
         warm_memory(warm)
     started = time.monotonic()
     out = open(log, "w") if log else subprocess.DEVNULL
-    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_pinned("receiver"))
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -220,7 +255,7 @@ def receive_pair(receiver_argv, sender_argv, log):
     receiver is done (unmapping the gigabyte: some 0.05 s) is not the receiver's time. A sender
     that fails has the receiver stopped (it would wait for its object forever). A sender that
     never says when it started is timed from its launch, with a warning."""
-    receiver = subprocess.Popen(receiver_argv, stdout=subprocess.PIPE, text=True)
+    receiver = subprocess.Popen(receiver_argv, stdout=subprocess.PIPE, text=True, preexec_fn=_pinned("receiver"))
     first = receiver.stdout.readline().split()
     if not first:
         receiver.kill()
@@ -232,7 +267,8 @@ def receive_pair(receiver_argv, sender_argv, log):
     done = False
     with open(log, "w") as f:
         launched = time.monotonic()
-        sender = subprocess.Popen(sender_argv + [first[-1]], stdout=f, stderr=subprocess.STDOUT)
+        sender = subprocess.Popen(sender_argv + [first[-1]], stdout=f, stderr=subprocess.STDOUT,
+                                  preexec_fn=_pinned("sender"))
 
         def watch():
             if sender.wait() != 0:
@@ -278,7 +314,7 @@ def machine():
     except OSError:
         pass
     described = "%s, %d cores, %s RAM, %s %s" % (model or platform.machine(), os.cpu_count(), mem, platform.system(), platform.release())
-    return described + (", " + PAGE_REPORTING_STATE if PAGE_REPORTING_STATE else "")
+    return described + (", " + PAGE_REPORTING_STATE if PAGE_REPORTING_STATE else "") + placement()
 
 
 def median(values):

@@ -20,10 +20,12 @@ from 0.24 to 3.1 s per gigabyte from one run to the next (the kernel's copy into
 cache pages), so read the rounds, not only the medians.
 
   Scripts/bench/large.py [--mb 1000] [--rounds 3] [--no-build] [--out DIR] [--only ours,...]
-                         [--baseline PATH]
+                         [--baseline PATH] [--apart]
 
---baseline runs another build of our movescu (an earlier commit's, say) as one more tool in
-the same rounds; --only picks tools (ours, ours --ignore, receive-lean, dcmtk-nodelay, cp, dd).
+--apart pins dcmqrscp and the lean sender to the last CPU and the receivers (and cp, dd) to the
+others (benchlib.apart). --baseline runs another build of our movescu (an earlier commit's,
+say) as one more tool in the same rounds; --only picks tools (ours, ours --ignore,
+receive-lean, dcmtk-nodelay, cp, dd).
 
 The output goes to the disk by default (BENCH_CACHE/out), not to the RAM file system of the
 other benchmarks: the target is a copy on this disk. Each measured run starts after sync(2)
@@ -50,7 +52,11 @@ def main():
                              "holds the source file (%s), as the target compares with a copy on this disk" % b.CACHE)
     parser.add_argument("--only", help="comma-separated tools of: ours, ours --ignore, receive-lean, dcmtk-nodelay, cp, dd")
     parser.add_argument("--baseline", help="another build of our movescu to run as 'baseline'")
+    parser.add_argument("--apart", action="store_true",
+                        help="pin the sender (or archive) to the last CPU and the receiver to the others")
     args = parser.parse_args()
+    if args.apart:
+        b.apart()
     movescu = b.ours(build=not args.no_build)
     if not args.no_build:
         subprocess.run(["swift", "build", "-c", "release", "--product", "receive-bench"], cwd=b.ROOT, check=True,

@@ -146,6 +146,7 @@ def main():
     mode.add_argument("--large", action="store_true")
     mode.add_argument("--receive", action="store_true")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="leave perf's data files (for perf report) and say where")
     args = parser.parse_args()
     if shutil.which("perf") is None:
         sys.exit("profile.py: perf is not installed (Debian: apt-get install linux-perf)")
@@ -183,7 +184,10 @@ def main():
             shutil.rmtree(out)
     finally:
         archive.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print("perf data kept in %s" % work, file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
     print("CPU time by what it was spent on, ms (perf record -g, cpu-clock at 4 kHz, one run each): %s, "
           "dcmqrscp on loopback; %s" % (what, b.machine()))

@@ -9,11 +9,12 @@ archive's transmit of what it held back, and our receive of it, in our time), so
 the retriever and the archive together is given too: what the whole retrieve cost the machine.
 
   Scripts/bench/retrieve.py [--images 1000] [--rounds 5] [--only ours,dcmtk,...] [--no-build]
-                            [--baseline PATH] [--cpus 0]
+                            [--baseline PATH] [--cpus 0 | --apart]
 
 --cpus runs the archive and every tool on the CPUs listed (as taskset does, "0" or "0,1"):
 on one CPU, the retrieve and the archive cannot run at the same time, which shows what the
-work costs without the two competing for the cores.
+work costs without the two competing for the cores. --apart pins the archive to the last CPU
+and the retrievers to the others instead, as if the archive ran on another machine.
 
 --baseline runs another build of our movescu (an earlier commit's, say) as one more tool in
 the same rounds, for a change's before and after.
@@ -56,7 +57,13 @@ def main():
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--baseline", help="another build of our movescu to run as 'baseline'")
     parser.add_argument("--cpus", help="comma-separated CPUs to run the archive and the tools on (default: all)")
+    parser.add_argument("--apart", action="store_true",
+                        help="pin the sender (or archive) to the last CPU and the receiver to the others")
     args = parser.parse_args()
+    if args.apart:
+        if args.cpus:
+            parser.error("--apart and --cpus exclude each other")
+        b.apart()
     tools = [t for t in args.only.split(",") if t]
     if args.baseline:
         BASELINE[0] = os.path.abspath(args.baseline)

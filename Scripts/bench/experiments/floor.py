@@ -32,10 +32,11 @@ C-STORE) to the receiver's exit; CPU is the receiver's (for cp and dd, theirs). 
 goes to --out (default: the benchmarks' cache on the disk).
 
   Scripts/bench/experiments/floor.py [--mb 1000] [--rounds 5] [--out DIR] [--only a,b]
-                                     [--baseline RECEIVE-BENCH]
+                                     [--baseline RECEIVE-BENCH] [--apart]
 
 --baseline runs another build of receive-bench (an earlier commit's) as "baseline" in the same
-rounds, fed as "ours" is.
+rounds, fed as "ours" is. --apart pins the senders to the last CPU and the receivers to the
+others (benchlib.apart).
 """
 import argparse
 import os
@@ -138,7 +139,11 @@ def main():
     parser.add_argument("--out", default=os.path.join(b.CACHE, "out"))
     parser.add_argument("--only")
     parser.add_argument("--baseline", help="another build of receive-bench, run as one more receiver ('baseline')")
+    parser.add_argument("--apart", action="store_true",
+                        help="pin the sender (or archive) to the last CPU and the receiver to the others")
     args = parser.parse_args()
+    if args.apart:
+        b.apart()
     subprocess.run(["swift", "build", "-c", "release", "--product", "receive-bench"], cwd=b.ROOT, check=True,
                    stdout=subprocess.DEVNULL)
     bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
