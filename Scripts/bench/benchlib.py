@@ -64,13 +64,13 @@ PAGE_REPORTING_STATE = _hold_page_reporting()
 
 
 # Where the two processes of a benchmark on loopback run (an archive or sender, and a
-# receiver) is the scheduler's choice: a socket's wake-up asks for the woken process to run on
-# the waker's CPU. `apart()` (the scripts' --apart) pins the sending side to the last CPU and
-# the receiving side to the others, as a sender on another machine would be; the default
-# leaves placement to the scheduler. Pinned together on one CPU, the gigabyte from the lean
-# sender took 0.69-0.82 s in every round (experiments/placement.py); apart, it still had the
-# slow rounds that free placement has, so --apart does not remove those. What it does change
-# is the retrieve: DCMTK's movescu with TCP_NODELAY=1 loses its speed-up (see the README).
+# receiver) is the scheduler's choice, and it may put them on one CPU. `apart()` (the scripts'
+# --apart) pins the sending side to the last CPU and the receiving side to the others, as a
+# sender on another machine would be; the default leaves placement to the scheduler. Pinned
+# together on one CPU, the gigabyte from the lean sender took 0.68-0.87 s in every round
+# (experiments/placement.py); apart, it still had the slow rounds that free placement has, so
+# --apart does not remove those. What it does change is the retrieve: DCMTK's movescu with
+# TCP_NODELAY=1 loses its speed-up (see the README).
 APART = {"sender": None, "receiver": None}
 
 
