@@ -3,7 +3,7 @@
 TCP_NODELAY=1), each under `perf record -g`, and the samples sorted into what they were
 doing, side by side in milliseconds.
 
-  Scripts/bench/profile.py [--images 1000] [--large | --receive] [--no-build]
+  Scripts/bench/profile.py [--images 1000] [--large | --receive] [--no-build] [--keep]
 
 --large retrieves the multi-frame object of large.py instead of the CT study. --receive
 profiles the receive path alone instead: DCMTK's storescu (TCP_NODELAY=1) sends the CT study
@@ -146,8 +146,10 @@ def main():
     mode.add_argument("--large", action="store_true")
     mode.add_argument("--receive", action="store_true")
     parser.add_argument("--no-build", action="store_true")
-    parser.add_argument("--keep", action="store_true", help="leave perf's data files (for perf report) and say where")
+    parser.add_argument("--keep", action="store_true", help="leave perf's data files (for perf report, in BENCH_OUT) and say where; not with --receive")
     args = parser.parse_args()
+    if args.keep and args.receive:
+        parser.error("--keep is for the retrieve profiles (--receive reuses one data file)")
     if shutil.which("perf") is None:
         sys.exit("profile.py: perf is not installed (Debian: apt-get install linux-perf)")
     movescu = b.ours(build=not args.no_build)

@@ -18,6 +18,8 @@ interleaved rounds on the same disk (medians, with the rounds printed):
                  DICOM, no framing; the sender sends the raw file with sendfile(2).
   recv-falloc    recv-write with the file's blocks allocated first (posix_fallocate), so that
                  ext4 does not reserve and map them page by page as the writes come.
+  recv-lowat     recv-write with SO_RCVLOWAT at 256 KB (less for the last bytes): woken once
+                 that much has come, not for every segment.
   splice         a minimal receiver that never touches the bytes: splice(2) from the socket
                  into a pipe and from the pipe into the file.
   splice-16K     splice with the framing a storage SCP gets (framed_splice.c, built with cc):
@@ -35,8 +37,8 @@ goes to --out (default: the benchmarks' cache on the disk).
                                      [--baseline RECEIVE-BENCH] [--apart]
 
 --baseline runs another build of receive-bench (an earlier commit's) as "baseline" in the same
-rounds, fed as "ours" is. --apart pins the senders to the last CPU and the receivers to the
-others (benchlib.apart).
+rounds, fed as "ours" is. --apart pins the senders to the last CPU and the receivers (and cp,
+dd) to the others (benchlib.apart).
 """
 import argparse
 import os
@@ -53,6 +55,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import benchlib as b  # noqa: E402
 
 CHUNK = 1 << 20
+LOWAT = 256 << 10
 
 
 def receiver_main(mode, path, size):
@@ -68,10 +71,14 @@ def receiver_main(mode, path, size):
     left = size
     if mode == "recv-falloc":
         os.posix_fallocate(fd, 0, size)
-    if mode in ("recv-write", "recv-falloc"):
+    if mode in ("recv-write", "recv-falloc", "recv-lowat"):
         buffer = bytearray(CHUNK)
         view = memoryview(buffer)
+        lowat = 0
         while left:
+            if mode == "recv-lowat" and lowat != min(LOWAT, left):
+                lowat = min(LOWAT, left)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, lowat)
             n = conn.recv_into(view, min(CHUNK, left))
             if n == 0:
                 sys.exit("floor: the sender closed early")
@@ -148,7 +155,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
     _, _, path, size = b.large_corpus(args.mb)
-    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "splice", "splice-16K", "splice-128K",
+    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "recv-lowat", "splice", "splice-16K", "splice-128K",
              "cp", "dd"]
     if args.only:
         tools = [t for t in tools if t in args.only.split(",")]
@@ -183,7 +190,7 @@ def main():
                 elif tool in ("ours", "ours-128K", "baseline"):
                     argv = [os.path.abspath(args.baseline) if tool == "baseline" else bench, out, "1"] + (["0", "131072"] if tool == "ours-128K" else [])
                     status, wall, cpu, rss = b.receive_pair(argv, rawstore, log)
-                elif tool in ("recv-write", "recv-falloc", "splice"):
+                elif tool in ("recv-write", "recv-falloc", "recv-lowat", "splice"):
                     status, wall, cpu, rss = b.receive_pair(me + ["--receive", tool, out + "/object.dcm", str(size)],
                                                         me + ["--send", path], log)
                 elif tool in spools:
