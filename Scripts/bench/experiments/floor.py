@@ -155,8 +155,8 @@ def main():
                    stdout=subprocess.DEVNULL)
     bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
     _, _, path, size = b.large_corpus(args.mb)
-    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "recv-lowat", "splice", "splice-16K", "splice-128K",
-             "cp", "dd"]
+    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "recv-lowat", "splice", "splice-16K",
+             "splice-128K", "cp", "dd"]
     if args.only:
         tools = [t for t in tools if t in args.only.split(",")]
     if args.baseline:
