@@ -44,7 +44,8 @@ final class StorageSCP: Sendable {
     /// one storescu in nearly a third more time. A large object's later jobs are a MiB (on
     /// ext4 larger writes get larger page-cache folios: written a quarter MiB at a time
     /// throughout, a gigabyte took a fifth more CPU).
-    static let earlyWriteChunk = 1 << 18
+    /// The same size as the part file's early buffer, so that each early job reaches the file.
+    static let earlyWriteChunk = PartFile.earlyBufferSize
 
     /// How many pending bytes make a write job for `incoming`. A MiB from the start where early
     /// jobs would not help and would cost hops to the thread pool: on the pool, and for an

@@ -272,9 +272,9 @@ import DICOMNetwork
     /// An object of 2 MB (the generator's "1 MB" multi-frame) is being written well before
     /// its last fragment comes: while an object is small it is written in quarter-MiB jobs,
     /// so that its C-STORE response is not held back by a write of all of it at its end (the
-    /// sender waits for the response before its next object). Looked at from the SCP's own progress callback, which runs between
-    /// fragments on the association's event loop, so the check holds however fast the
-    /// transfer; the object then arrives whole.
+    /// sender waits for the response before its next object). Looked at from the SCP's own
+    /// progress callback, which runs between fragments on the association's event loop, so
+    /// the check holds however fast the transfer; the object then arrives whole.
     @Test func aSmallObjectIsMostlyOnDiskBeforeItsLastFragment() async throws {
         let (root, output) = try await Self.largeObject(megabytes: 1)
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -280,7 +280,7 @@ public final class PartFile: @unchecked Sendable {
     /// image of half a MiB is then mostly written before its last bytes come (see
     /// `StorageSCP.earlyWriteChunk`), and a large value goes out in large writes.
     static let bufferSize = 1 << 20
-    static let earlyBufferSize = 1 << 18
+    public static let earlyBufferSize = 1 << 18
     public static let earlyUpTo = 4 << 20
     /// Pieces at least this large are not copied; smaller ones are gathered.
     static let smallWrite = 4096
