@@ -20,6 +20,10 @@ interleaved rounds on the same disk (medians, with the rounds printed):
                  ext4 does not reserve and map them page by page as the writes come.
   recv-lowat     recv-write with SO_RCVLOWAT at 256 KB (less for the last bytes): woken once
                  that much has come, not for every segment.
+  recv-mmap      one copy instead of two: the file's blocks allocated, the file mapped, and
+                 recv_into the mapping, so the socket's bytes go straight into the page cache.
+  recv-rcvbuf    recv-write with SO_RCVBUF of 8 MiB set on the listener (the kernel doubles it),
+                 which fixes the receive window instead of letting the kernel tune it.
   splice         a minimal receiver that never touches the bytes: splice(2) from the socket
                  into a pipe and from the pipe into the file.
   splice-16K     splice with the framing a storage SCP gets (framed_splice.c, built with cc):
@@ -62,16 +66,32 @@ def receiver_main(mode, path, size):
     """The minimal receivers, run as `floor.py --receive MODE PATH SIZE`: listen, print the
     port, take one connection, put `size` bytes into PATH (through a part name, renamed)."""
     listener = socket.socket()
+    if mode == "recv-rcvbuf":
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     print(listener.getsockname()[1], flush=True)
     conn, _ = listener.accept()
     part = path + ".part"
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    # A shared mapping that is written needs the file open for reading too.
+    fd = os.open(part, (os.O_RDWR if mode == "recv-mmap" else os.O_WRONLY) | os.O_CREAT | os.O_TRUNC, 0o644)
     left = size
-    if mode == "recv-falloc":
+    if mode in ("recv-falloc", "recv-mmap"):
         os.posix_fallocate(fd, 0, size)
-    if mode in ("recv-write", "recv-falloc", "recv-lowat"):
+    if mode == "recv-mmap":
+        import mmap
+        mapping = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        view = memoryview(mapping)
+        offset = 0
+        while offset < size:
+            n = conn.recv_into(view[offset:], min(CHUNK, size - offset))
+            if n == 0:
+                sys.exit("floor: the sender closed early")
+            offset += n
+        view.release()
+        mapping.close()
+        left = 0
+    if mode in ("recv-write", "recv-falloc", "recv-lowat", "recv-rcvbuf"):
         buffer = bytearray(CHUNK)
         view = memoryview(buffer)
         lowat = 0
@@ -155,7 +175,8 @@ def main():
                    stdout=subprocess.DEVNULL)
     bench = os.path.join(b.ROOT, ".build", "release", "receive-bench")
     _, _, path, size = b.large_corpus(args.mb)
-    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "recv-lowat", "splice", "splice-16K",
+    tools = ["ours", "ours-128K", "ours-spool", "recv-write", "recv-falloc", "recv-lowat", "recv-mmap",
+             "recv-rcvbuf", "splice", "splice-16K",
              "splice-128K", "cp", "dd"]
     if args.only:
         tools = [t for t in tools if t in args.only.split(",")]
@@ -190,7 +211,7 @@ def main():
                 elif tool in ("ours", "ours-128K", "baseline"):
                     argv = [os.path.abspath(args.baseline) if tool == "baseline" else bench, out, "1"] + (["0", "131072"] if tool == "ours-128K" else [])
                     status, wall, cpu, rss = b.receive_pair(argv, rawstore, log)
-                elif tool in ("recv-write", "recv-falloc", "recv-lowat", "splice"):
+                elif tool in ("recv-write", "recv-falloc", "recv-lowat", "recv-mmap", "recv-rcvbuf", "splice"):
                     status, wall, cpu, rss = b.receive_pair(me + ["--receive", tool, out + "/object.dcm", str(size)],
                                                         me + ["--send", path], log)
                 elif tool in spools:
