@@ -36,7 +36,7 @@ build_dicom() {
   if [ ! -x "$binary" ] || [ -n "$(find Sources/DICOM Fuzz -newer "$binary" -name '*.swift' | head -1)" ]; then
     echo "building $binary ..."
     compile -O -sanitize=fuzzer,address -parse-as-library -package-name movescu -module-name FuzzDICOM \
-      -I Sources/CZlib -lz \
+      -I Sources/CZlib -I Sources/CFileSystem -lz \
       $(find Sources/DICOM -name '*.swift') Fuzz/FuzzEntry.swift -o "$binary"
   fi
 }
@@ -54,7 +54,7 @@ build_network() {
       grep -v '^import DICOM$' "$f" > "fuzz-work/network-src/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
     compile -O -sanitize=fuzzer,address -parse-as-library -package-name movescu -module-name FuzzNetwork -D FUZZ_NETWORK \
-      -I Sources/CZlib -lz \
+      -I Sources/CZlib -I Sources/CFileSystem -lz \
       $(find Sources/DICOM -name '*.swift') fuzz-work/network-src/*.swift Fuzz/FuzzEntry.swift -o "$binary"
   fi
 }
